@@ -1,0 +1,45 @@
+/**
+ * Scrubbing of anything that could carry a credential before it reaches a log line or an error
+ * message. Defence in depth: code should not hand secrets to the logger in the first place.
+ */
+
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?/g;
+const FORM_SECRET_PATTERN =
+  /\b(client_secret|client_assertion|assertion|access_token|refresh_token|password)=([^&\s"']*)/gi;
+const JSON_SECRET_PATTERN =
+  /"(client_secret|client_assertion|access_token|refresh_token|password|value)"\s*:\s*"(?:[^"\\]|\\.)*"/gi;
+const AUTHORIZATION_PATTERN = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+const PEM_PATTERN = /-----BEGIN [A-Z ]*-----[\s\S]*?(?:-----END [A-Z ]*-----|$)/g;
+
+/** Values registered at run time (the loaded client secret) are scrubbed wherever they appear. */
+export class SecretRegistry {
+  private readonly values = new Set<string>();
+
+  add(value: string): void {
+    // Very short values would scrub ordinary words; real secrets are long.
+    if (value.length >= 8) this.values.add(value);
+  }
+
+  scrub(text: string): string {
+    let result = text;
+    for (const value of this.values) {
+      if (result.includes(value)) result = result.split(value).join('[redacted]');
+    }
+    return result;
+  }
+}
+
+export function redactText(text: string, registry?: SecretRegistry): string {
+  const scrubbed = text
+    .replace(PEM_PATTERN, '[redacted-pem]')
+    .replace(JWT_PATTERN, '[redacted-jwt]')
+    .replace(FORM_SECRET_PATTERN, '$1=[redacted]')
+    .replace(JSON_SECRET_PATTERN, '"$1":"[redacted]"')
+    .replace(AUTHORIZATION_PATTERN, '$1 [redacted]');
+  return registry ? registry.scrub(scrubbed) : scrubbed;
+}
+
+/** Shortens untrusted input (a scope, a header) before it is logged; JSON encoding escapes it. */
+export function truncateForLog(text: string, maxLength = 200): string {
+  return text.length <= maxLength ? text : `${text.slice(0, maxLength)}…(${text.length} chars)`;
+}
