@@ -31,9 +31,13 @@ export interface LoggerOptions {
 
 const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+// The Functions Node worker forwards console output to the host (and so to Application Insights
+// `traces`) with the matching severity; writing to process.stdout directly would bypass that.
 const defaultSink: LogSink = (line, level) => {
-  if (level === 'error' || level === 'warn') process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  // eslint-disable-next-line no-console
+  else console.info(line);
 };
 
 export function createLogger(options: LoggerOptions = {}): Logger {

@@ -1,0 +1,37 @@
+import type { app as functionsApp } from '@azure/functions';
+import type { Broker } from './core/broker';
+import { createHealthFunction } from './functions/health';
+import { createTokenFunction } from './functions/token';
+import { createWarmupFunction } from './functions/warmup';
+
+/**
+ * Every method is routed to our handlers so that they, not the host, answer unsupported methods
+ * with the contract's JSON 405 and `Allow` header.
+ */
+export const ROUTED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+/**
+ * Registers the broker's functions. The broker authenticates callers itself (Entra tokens checked
+ * with jose), so the HTTP functions are anonymous at the host level; see the README for adding a
+ * function key or Easy Auth in front.
+ */
+export function registerFunctions(app: typeof functionsApp, broker: Broker): void {
+  app.http('token', {
+    route: 'token',
+    methods: [...ROUTED_METHODS],
+    authLevel: 'anonymous',
+    handler: createTokenFunction(broker.handleTokenRequest),
+  });
+  app.http('health', {
+    route: 'health',
+    methods: [...ROUTED_METHODS],
+    authLevel: 'anonymous',
+    handler: createHealthFunction(broker.handleHealth),
+  });
+  app.timer('warmup', {
+    schedule: broker.config.warmupSchedule,
+    runOnStartup: false,
+    useMonitor: true,
+    handler: createWarmupFunction(broker.runWarmup, broker.logger.child('Warmup')),
+  });
+}

@@ -1,0 +1,25 @@
+// Entry point of the function app (package.json `main`, bundled to dist/app/index.js). It is the
+// only module that reads process.env: settings are parsed once here and passed down frozen.
+import { app } from '@azure/functions';
+import { registerFunctions } from './app';
+import { createBroker } from './core/broker';
+import { parseConfig } from './core/config';
+import { BrokerError } from './core/errors';
+import { createLogger } from './core/logger';
+
+function start(): void {
+  let config;
+  try {
+    config = parseConfig(process.env);
+  } catch (error) {
+    if (error instanceof BrokerError && error.code === 'config_invalid') {
+      createLogger({ component: 'Startup' }).error('ConfigurationInvalid', { message: error.message });
+    }
+    // Failing the module load stops the worker from indexing functions: the app never serves
+    // with a broken configuration.
+    throw error;
+  }
+  registerFunctions(app, createBroker(config));
+}
+
+start();

@@ -1,0 +1,114 @@
+import { createLogger, describeError } from '../../../src/core/logger';
+import { BrokerError } from '../../../src/core/errors';
+import { SecretRegistry, redactText, truncateForLog } from '../../../src/core/redact';
+
+const JWT =
+  'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJhdWQiOiJhcGk6Ly94IiwiZXhwIjoxNzY0MzMwMDAwfQ.c2lnbmF0dXJlLXBhcnQtb2YtdGhlLXRva2Vu';
+const CANARY = 'canary-7Q~xZ3vS9mN1pL4kR8tY2wE6';
+
+function capture() {
+  const lines: { line: string; level: string }[] = [];
+  const secrets = new SecretRegistry();
+  const logger = createLogger({
+    sink: (line, level) => lines.push({ line, level }),
+    clock: { now: () => Date.UTC(2026, 10, 28) },
+    secrets,
+  });
+  return { lines, logger, secrets };
+}
+
+describe('logger', () => {
+  it('writes one JSON object per line with time, level, component and event', () => {
+    const { lines, logger } = capture();
+    logger.child('TokenEngine').info('TokenAcquired', { scope: 'api://x/.default', attempts: 1 });
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!.line)).toEqual({
+      time: '2026-11-28T00:00:00.000Z',
+      level: 'info',
+      component: 'broker.TokenEngine',
+      event: 'TokenAcquired',
+      scope: 'api://x/.default',
+      attempts: 1,
+    });
+  });
+
+  it('drops debug lines by default', () => {
+    const { lines, logger } = capture();
+    logger.debug('Noise');
+    expect(lines).toHaveLength(0);
+  });
+
+  it('does not let fields overwrite the record header', () => {
+    const { lines, logger } = capture();
+    logger.warn('Real', { event: 'Fake', level: 'debug' });
+    expect(JSON.parse(lines[0]!.line)).toMatchObject({ event: 'Real', level: 'warn' });
+  });
+
+  it('scrubs JWTs, form secrets, Authorization values, PEM blocks and registered secrets from every field', () => {
+    const { lines, logger, secrets } = capture();
+    secrets.add(CANARY);
+    logger.error('Oops', {
+      header: `Bearer ${JWT}`,
+      opaque: 'Authorization: Basic b3BhcXVlOnNlY3JldA==',
+      body: `grant_type=client_credentials&client_secret=${encodeURIComponent(CANARY)}&scope=x`,
+      nested: { deep: [`value ${CANARY} here`] },
+      pem: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----',
+      error: new Error(`request failed with ${JWT}`),
+    });
+    const line = lines[0]!.line;
+    expect(line).not.toContain(CANARY);
+    expect(line).not.toContain('eyJ');
+    expect(line).not.toContain('MIIE');
+    expect(line).toContain('client_secret=[redacted]');
+    expect(line).toContain('Basic [redacted]');
+    expect(line).not.toContain('b3BhcXVl');
+  });
+
+  it('escapes untrusted input so it cannot forge a second log line', () => {
+    const { lines, logger } = capture();
+    logger.info('TokenRequest', { scope: 'api://x/.default\n{"event":"Forged"}' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.line.split('\n')).toHaveLength(1);
+  });
+});
+
+describe('describeError', () => {
+  it('keeps our code and upstream identifiers but not the cause request options', () => {
+    const cause = Object.assign(new Error('401 invalid_client'), {
+      request: { body: `client_secret=${CANARY}` },
+      statusCode: 401,
+    });
+    const error = new BrokerError('entra_credential_rejected', 'Entra rejected the client secret.', {
+      cause,
+      upstreamStatus: 401,
+      upstreamError: 'invalid_client',
+      aadsts: 7000215,
+      correlationId: 'c-1',
+    });
+    const described = JSON.stringify(describeError(error));
+    expect(described).toContain('entra_credential_rejected');
+    expect(described).toContain('7000215');
+    expect(described).toContain('c-1');
+    expect(described).not.toContain(CANARY);
+  });
+
+  it('describes non-errors without throwing', () => {
+    expect(describeError('plain string')).toEqual({ value: 'plain string' });
+  });
+});
+
+describe('redactText', () => {
+  it('leaves ordinary text alone', () => {
+    expect(redactText('scope api://qualys-api/.default refused')).toBe('scope api://qualys-api/.default refused');
+  });
+
+  it('scrubs JSON-shaped secrets', () => {
+    expect(redactText(`{"access_token":"${JWT}","value":"${CANARY}"}`)).toBe(
+      '{"access_token":"[redacted]","value":"[redacted]"}',
+    );
+  });
+
+  it('truncates long input for logs', () => {
+    expect(truncateForLog('a'.repeat(300))).toMatch(/^a{200}….*300 chars/);
+  });
+});
