@@ -32,6 +32,6 @@ export function registerFunctions(app: typeof functionsApp, broker: Broker): voi
     schedule: broker.config.warmupSchedule,
     runOnStartup: false,
     useMonitor: true,
-    handler: createWarmupFunction(broker.runWarmup, broker.logger.child('Warmup')),
+    handler: createWarmupFunction(broker.runWarmup, broker.logger),
   });
 }

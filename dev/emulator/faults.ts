@@ -18,6 +18,8 @@ export interface FaultSpec {
   retryAfter?: number;
   count?: number;
   malformedBody?: 'html' | 'truncated' | 'no-token' | 'bad-expiry';
+  /** Extension: a `token` fault that only hits requests with this `client_id` (e.g. the broker's). */
+  clientId?: string;
 }
 
 interface ActiveFault {
@@ -52,6 +54,10 @@ export function parseFaultSpec(value: unknown): FaultSpec | string {
       return 'malformedBody must be html, truncated, no-token or bad-expiry';
     spec.malformedBody = v.malformedBody as FaultSpec['malformedBody'];
   }
+  if (v.clientId !== undefined) {
+    if (typeof v.clientId !== 'string' || v.clientId === '') return 'clientId must be a client ID';
+    spec.clientId = v.clientId;
+  }
   if (spec.mode === 'status' && spec.status === undefined) return 'mode status needs a status';
   return spec;
 }
@@ -85,13 +91,18 @@ export class FaultInjector {
     }));
   }
 
-  /** Takes the next fault for a target, if any. */
-  take(target: FaultTarget): FaultSpec | undefined {
+  /** Takes the next fault for a target (and client, for faults restricted to one), if any. */
+  take(target: FaultTarget, clientId?: string): FaultSpec | undefined {
     const list = this.active.get(target);
-    const fault = list?.[0];
-    if (!list || !fault) return undefined;
+    if (!list) return undefined;
+    const index = list.findIndex(
+      (candidate) =>
+        candidate.spec.clientId === undefined || candidate.spec.clientId.toLowerCase() === clientId?.toLowerCase(),
+    );
+    const fault = list[index];
+    if (!fault) return undefined;
     fault.remaining -= 1;
-    if (fault.remaining <= 0) list.shift();
+    if (fault.remaining <= 0) list.splice(index, 1);
     return fault.spec;
   }
 
@@ -99,8 +110,8 @@ export class FaultInjector {
    * Answers the request with the next fault of `target`, if there is one.
    * @returns true when the fault answered (or is holding) the request.
    */
-  apply(target: FaultTarget, res: ServerResponse): boolean {
-    const fault = this.take(target);
+  apply(target: FaultTarget, res: ServerResponse, clientId?: string): boolean {
+    const fault = this.take(target, clientId);
     if (!fault) return false;
     switch (fault.mode) {
       case 'hang':
@@ -167,7 +178,10 @@ function sendFaultStatus(target: FaultTarget, fault: FaultSpec, res: ServerRespo
           error,
           error_description: `AADSTS${code}: ${message} Trace ID: ${traceId}`,
           error_codes: [code],
-          timestamp: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+          timestamp: new Date()
+            .toISOString()
+            .replace('T', ' ')
+            .replace(/\.\d+Z$/, 'Z'),
           trace_id: traceId,
           correlation_id: randomUUID(),
         },
@@ -187,7 +201,12 @@ function sendFaultStatus(target: FaultTarget, fault: FaultSpec, res: ServerRespo
       return;
     }
     case 'msi':
-      sendJson(res, status, { statusCode: status, message: 'Managed identity endpoint fault.', correlationId: traceId }, headers);
+      sendJson(
+        res,
+        status,
+        { statusCode: status, message: 'Managed identity endpoint fault.', correlationId: traceId },
+        headers,
+      );
       return;
     case 'jwks':
       sendJson(res, status, { error: 'temporarily_unavailable', error_description: 'Keys are unavailable.' }, headers);

@@ -46,7 +46,6 @@ export class SigningKeys {
       n: publicJwk.n,
       e: publicJwk.e,
       x5c: [cert.der.toString('base64')],
-      issuer: '',
     };
     const key = { kid, privateKey: pair.privateKey, jwk };
     this.keys.push(key);
@@ -56,7 +55,7 @@ export class SigningKeys {
 
   /** The JWKS document; `issuer` is filled per tenant like Entra's v2 keys endpoint. */
   jwks(issuer: string): JSONWebKeySet {
-    return { keys: this.keys.map((key) => ({ ...key.jwk, issuer })) };
+    return { keys: this.keys.map((key) => ({ ...key.jwk, issuer }) as JWK) };
   }
 
   /** A jose key resolver over every published key (for the emulator's own checks). */

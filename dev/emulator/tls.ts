@@ -75,7 +75,7 @@ export function issueCertificate(request: CertificateRequest): IssuedCertificate
   extensions.push({ name: 'subjectKeyIdentifier' });
   cert.setExtensions(extensions);
   const signingKeyPem = (request.issuer ?? { keys: request.keys }).keys.privateKeyPem;
-  cert.sign(forge.pki.privateKeyFromPem(signingKeyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  cert.sign(forge.pki.privateKeyFromPem(signingKeyPem), forge.md.sha256.create());
   const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
   return {
     certPem: forge.pki.certificateToPem(cert),

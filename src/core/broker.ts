@@ -1,0 +1,118 @@
+import { createAlertSink, type FlushableAlertSink } from './alerts';
+import { CallerAuthenticator } from './callerAuth';
+import { type Clock, systemClock } from './clock';
+import type { BrokerConfig } from './config';
+import { createKeyVaultCredentialSource } from './credentialSource';
+import type { CredentialSource } from './credentialTypes';
+import { createHealthHandler } from './healthHandler';
+import { createLogger, type LogSink, type Logger } from './logger';
+import { createManagedIdentityCredential } from './managedIdentity';
+import { RateLimiter } from './rateLimiter';
+import { SecretRegistry } from './redact';
+import { createTlsFetch } from './tlsFetch';
+import { createEntraTokenClient } from './tokenClient';
+import { TokenEngine } from './tokenEngine';
+import { type CoreHttpRequest, type CoreHttpResponse, createTokenRequestHandler } from './tokenRequestHandler';
+import { createWarmupRunner, type WarmupReport } from './warmup';
+
+export interface BrokerDependencies {
+  readonly clock?: Clock;
+  /** Where log lines go; default: the console, which the Functions worker forwards to the host. */
+  readonly logSink?: LogSink;
+  readonly random?: () => number;
+  /**
+   * An extra CA to trust for Entra, Key Vault, managed identity, JWKS and webhooks. Only the local
+   * emulator and tests need it; in Azure the system trust store applies. (A separate broker
+   * process can use NODE_EXTRA_CA_CERTS instead.)
+   */
+  readonly tlsCaPem?: string;
+}
+
+/** The broker's objects, built once per process and shared by every invocation. */
+export interface Broker {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly engine: TokenEngine;
+  readonly credentialSource: CredentialSource;
+  readonly alerts: FlushableAlertSink;
+  readonly handleTokenRequest: (request: CoreHttpRequest) => Promise<CoreHttpResponse>;
+  readonly handleHealth: (request: CoreHttpRequest) => Promise<CoreHttpResponse>;
+  readonly runWarmup: () => Promise<WarmupReport>;
+}
+
+/**
+ * Wires the broker from its parsed configuration. Nothing here does I/O: the credential is read
+ * and the first token acquired on the first request or warm-up run.
+ */
+export function createBroker(config: BrokerConfig, dependencies: BrokerDependencies = {}): Broker {
+  const clock = dependencies.clock ?? systemClock;
+  const random = dependencies.random ?? Math.random;
+  const tlsCaPem = dependencies.tlsCaPem;
+  const secrets = new SecretRegistry();
+  const logger = createLogger({ sink: dependencies.logSink, clock, secrets });
+  const fetchWithTrust = createTlsFetch(tlsCaPem);
+
+  const managedIdentity = createManagedIdentityCredential({ config, tlsCaPem });
+  const credentialSource = createKeyVaultCredentialSource({
+    config,
+    managedIdentity,
+    logger: logger.child('CredentialSource'),
+    secrets,
+    tlsCaPem,
+    clock,
+  });
+  const tokenClient = createEntraTokenClient({
+    config,
+    clock,
+    logger: logger.child('TokenClient'),
+    tlsCaPem,
+    managedIdentity,
+  });
+  const alerts = createAlertSink({
+    logger: logger.child('Alerts'),
+    webhookUrl: config.alertWebhookUrl,
+    fetch: fetchWithTrust,
+    clock,
+  });
+  const engine = new TokenEngine({
+    config,
+    credentialSource,
+    tokenClient,
+    alerts,
+    logger: logger.child('TokenEngine'),
+    clock,
+    random,
+  });
+  const authenticator = new CallerAuthenticator({
+    config,
+    clock,
+    logger: logger.child('CallerAuth'),
+    fetch: fetchWithTrust,
+  });
+
+  return {
+    config,
+    logger,
+    engine,
+    credentialSource,
+    alerts,
+    handleTokenRequest: createTokenRequestHandler({
+      config,
+      tokens: engine,
+      authenticator,
+      rateLimiter: RateLimiter.fromConfig(config, clock),
+      logger: logger.child('TokenEndpoint'),
+      clock,
+      random,
+    }),
+    handleHealth: createHealthHandler({ tokens: engine, logger: logger.child('Health') }),
+    runWarmup: createWarmupRunner({
+      config,
+      engine,
+      credentialSource,
+      alerts,
+      logger: logger.child('Warmup'),
+      clock,
+    }),
+  };
+}

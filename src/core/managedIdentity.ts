@@ -1,0 +1,22 @@
+import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import type { BrokerConfig } from './config';
+
+/**
+ * The broker's managed identity: user-assigned when `config.managedIdentityClientId` (AZURE_CLIENT_ID)
+ * is set, otherwise system-assigned. The SDK finds the endpoint itself (App Service:
+ * IDENTITY_ENDPOINT / IDENTITY_HEADER), which is how the emulator stands in for Azure.
+ *
+ * @param options.tlsCaPem extra CA to trust (the emulator's); production passes nothing.
+ * @throws Error from the SDK only for contradictory identity options (not reachable with a parsed config).
+ */
+export function createManagedIdentityCredential(options: { config: BrokerConfig; tlsCaPem?: string }): TokenCredential {
+  const common = {
+    // One quick retry for a blip; callers bound the whole read with their own deadline.
+    retryOptions: { maxRetries: 1 },
+    ...(options.tlsCaPem ? { tlsOptions: { ca: options.tlsCaPem } } : {}),
+  };
+  const clientId = options.config.managedIdentityClientId;
+  return clientId === undefined
+    ? new ManagedIdentityCredential(common)
+    : new ManagedIdentityCredential({ ...common, clientId });
+}

@@ -1,0 +1,36 @@
+/** Used when a 429/503 carries no usable `Retry-After` (MSAL also hides it on its own refusals). */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+/** An upstream asking for more than this is capped: callers must not be told to go away for hours. */
+export const MAX_RETRY_AFTER_SECONDS = 300;
+
+/**
+ * Parses an HTTP `Retry-After` value: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+ * Missing or unparseable → `defaultSeconds`. The result is at least 1 (a throttling server saying
+ * "now" or a date in the past still gets a pause) and at most `maxSeconds` (absurd values capped).
+ *
+ * @param value the header value, if any
+ * @param nowMs current time (injected clock) to turn a date into seconds
+ * @returns whole seconds in [1, maxSeconds]
+ */
+export function parseRetryAfterSeconds(
+  value: string | null | undefined,
+  nowMs: number,
+  options: { defaultSeconds?: number; maxSeconds?: number } = {},
+): number {
+  const maxSeconds = options.maxSeconds ?? MAX_RETRY_AFTER_SECONDS;
+  const fallback = clamp(options.defaultSeconds ?? DEFAULT_RETRY_AFTER_SECONDS, maxSeconds);
+  if (value === null || value === undefined) return fallback;
+  const text = value.trim();
+  if (text === '') return fallback;
+  if (/^\d+$/.test(text)) return clamp(Number(text), maxSeconds);
+  // Only accept something that looks like an HTTP date; Date.parse is lenient with junk.
+  if (!/^[A-Za-z]{3},? /.test(text) && !/GMT$/.test(text)) return fallback;
+  const dateMs = Date.parse(text);
+  if (!Number.isFinite(dateMs)) return fallback;
+  return clamp(Math.ceil((dateMs - nowMs) / 1000), maxSeconds);
+}
+
+function clamp(seconds: number, maxSeconds: number): number {
+  if (!Number.isFinite(seconds)) return maxSeconds;
+  return Math.min(Math.max(Math.ceil(seconds), 1), maxSeconds);
+}

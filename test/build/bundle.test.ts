@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { describeFunctions, type FunctionSummary } from '../../dev/host/describeFunctions';
+import { capturedFunctions } from '../../dev/host/functionRegistry';
+
+const root = path.resolve(__dirname, '..', '..');
+const bundle = path.join(root, 'dist', 'app', 'index.js');
+const hostScript = path.join(root, 'dist', 'dev', 'host.js');
+
+// Valid settings (contract §3) so the entry point registers; nothing is contacted while loading.
+const settings: Record<string, string> = {
+  ENTRA_TENANT_ID: '11111111-1111-1111-1111-111111111111',
+  ENTRA_CLIENT_ID: '22222222-2222-2222-2222-222222222222',
+  ENTRA_AUTHORITY_HOST: 'https://127.0.0.1:9',
+  KEY_VAULT_URL: 'https://127.0.0.1:9',
+  TOKEN_SCOPES: 'api://33333333-3333-3333-3333-333333333333/.default',
+  CALLER_AUDIENCES: 'api://entra-token-broker',
+  CALLER_POLICY: JSON.stringify({
+    '44444444-4444-4444-4444-444444444444': ['api://33333333-3333-3333-3333-333333333333/.default'],
+  }),
+  WARMUP_SCHEDULE: '15 */7 * * * *',
+};
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { recursive: true }) as string[]) {
+    const stat = statSync(path.join(dir, entry));
+    if (stat.isFile()) newest = Math.max(newest, stat.mtimeMs);
+  }
+  return newest;
+}
+
+function runBuild(args: string[] = []): void {
+  const result = spawnSync(process.execPath, [path.join(root, 'dev', 'build.mjs'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** What a bundle registers when loaded the way the local host loads it (Module._load capture hook). */
+function registrationsOfBundle(file: string, env: Record<string, string>): FunctionSummary[] {
+  const result = spawnSync(process.execPath, [hostScript, file, '--list'], { env, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`loading ${file} failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop()!) as FunctionSummary[];
+}
+
+/** What the same sources register through ts-jest (jest maps @azure/functions-core to the same registry). */
+async function registrationsOfSources(load: () => Promise<unknown>): Promise<FunctionSummary[]> {
+  const before = capturedFunctions.length;
+  await load();
+  return describeFunctions(capturedFunctions.slice(before));
+}
+
+function externalRequires(file: string): string[] {
+  const code = readFileSync(file, 'utf8');
+  const names = new Set<string>();
+  for (const match of code.matchAll(/\brequire\("([^"]+)"\)/g)) names.add(match[1]!);
+  const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+  return [...names].filter((name) => !builtins.has(name)).sort();
+}
+
+describe('deployable build (npm run build)', () => {
+  const saved = { ...process.env };
+
+  beforeAll(() => {
+    const stale =
+      !existsSync(bundle) ||
+      !existsSync(hostScript) ||
+      statSync(bundle).mtimeMs <
+        Math.max(newestMtime(path.join(root, 'src')), newestMtime(path.join(root, 'dev', 'host')));
+    if (stale) runBuild();
+  }, 120_000);
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('points package.json main at the bundle', () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { main: string };
+    expect(path.resolve(root, pkg.main)).toBe(bundle);
+  });
+
+  it('bundles everything but the host-injected @azure/functions-core', () => {
+    expect(externalRequires(bundle)).toEqual(['@azure/functions-core']);
+  });
+
+  it('registers the same functions (names, routes, methods, auth level, timer schedule) as the sources', async () => {
+    const fromBundle = registrationsOfBundle(bundle, settings);
+    Object.assign(process.env, settings);
+    const fromSources = await registrationsOfSources(() => import('../../src/index'));
+    expect(fromBundle.length).toBeGreaterThan(0);
+    expect(fromBundle).toEqual(fromSources);
+    expect(fromBundle).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'token', trigger: 'http', route: 'token' }),
+        expect.objectContaining({ name: 'health', trigger: 'http', route: 'health' }),
+        expect.objectContaining({ trigger: 'timer', schedule: settings.WARMUP_SCHEDULE }),
+      ]),
+    );
+  });
+
+  it('refuses to load with a broken configuration, naming the setting', () => {
+    const { ENTRA_TENANT_ID: _omitted, ...broken } = settings;
+    const result = spawnSync(process.execPath, [hostScript, bundle, '--list'], { env: broken, encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('ENTRA_TENANT_ID');
+  });
+});
+
+describe('build of any function app with the deployable settings (fixture)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bundle-test-'));
+  const fixtureBundle = path.join(dir, 'app.js');
+
+  beforeAll(() => {
+    if (!existsSync(hostScript)) runBuild();
+    runBuild(['--app', 'test/fixtures/app/index.ts', '--outfile', fixtureBundle]);
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads under the capture hook and registers what the sources register through ts-jest', async () => {
+    const env = { FIXTURE_TIMER_SCHEDULE: '0 */2 * * * *' };
+    const fromBundle = registrationsOfBundle(fixtureBundle, env);
+    process.env.FIXTURE_TIMER_SCHEDULE = env.FIXTURE_TIMER_SCHEDULE;
+    const fromSources = await registrationsOfSources(() => import('../fixtures/app/index'));
+    expect(fromBundle).toEqual(fromSources);
+    expect(fromBundle.map((f) => f.name)).toEqual(['echo', 'health', 'created', 'boom', 'tick']);
+    expect(fromBundle).toContainEqual({
+      name: 'created',
+      trigger: 'http',
+      route: 'created',
+      methods: ['PUT'],
+      authLevel: 'function',
+    });
+    expect(fromBundle).toContainEqual({
+      name: 'tick',
+      trigger: 'timer',
+      schedule: '0 */2 * * * *',
+      runOnStartup: true,
+    });
+    expect(externalRequires(fixtureBundle)).toEqual(['@azure/functions-core']);
+  });
+});

@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { demoContext, runDemoSteps, requestBrokerToken, requestCallerToken, deniedCaller } from '../../dev/demoSteps';
+import { findFreePort } from '../../dev/ports';
+import { type StackFile, stackFileProblems } from '../../dev/stackFile';
+
+const root = path.resolve(__dirname, '..', '..');
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// Starts the stack exactly as `npm start` does (node dist/dev/start.js after the build), in a state
+// directory of its own (BROKER_STATE_DIR) and on free ports, so a developer's running stack is untouched.
+describe('npm start: the local stack end to end', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-e2e-'));
+  const stackFile = path.join(dir, 'stack.json');
+  let output = '';
+  let start: ChildProcess | undefined;
+  let exited: Promise<number | null>;
+  let stack: StackFile;
+
+  beforeAll(async () => {
+    const build = spawnSync(process.execPath, [path.join(root, 'dev', 'build.mjs')], { cwd: root, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+    const port = await findFreePort();
+    start = spawn(process.execPath, [path.join(root, 'dist', 'dev', 'start.js')], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        EMULATOR_PORT: '0',
+        EMULATOR_THIRD_PARTY_PORT: '0',
+        BROKER_STATE_DIR: dir,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    start.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    start.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    exited = new Promise((resolve) => start!.once('exit', (code) => resolve(code)));
+    stack = await waitFor(
+      'stack.json',
+      () => {
+        if (start!.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+        return existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile) : undefined;
+      },
+      60_000,
+    );
+    expect(stack.broker.url).toBe(`http://127.0.0.1:${port}`);
+    // stack.json is written just before the banner: wait for the banner too.
+    await waitFor('the banner', () => (/broker pid \d+/.test(output) ? true : undefined), 10_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (start && start.exitCode === null) {
+      start.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes stack.json in the contract §4 shape, with the CA it points to', () => {
+    expect(stackFileProblems(stack)).toEqual([]);
+    expect(readFileSync(path.resolve(root, stack.caCertFile), 'utf8')).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('runs the demo: caller token → broker → third-party API accepts; the not-allowed caller gets 403', async () => {
+    const steps = await runDemoSteps(demoContext(stack));
+    expect(steps.map((s) => [s.title, s.ok, s.details])).toEqual(steps.map((s) => [s.title, true, s.details]));
+    expect(steps).toHaveLength(5);
+  }, 30_000);
+
+  it('refuses a registered caller that is allowed nothing with 403 insufficient_scope', async () => {
+    const ctx = demoContext(stack);
+    const { token } = await requestCallerToken(ctx, deniedCaller(stack));
+    expect(token).toBeDefined();
+    const res = await requestBrokerToken(ctx, token!, stack.scopes[0]!);
+    expect(res.status).toBe(403);
+    expect(res.json).toMatchObject({ error: 'insufficient_scope' });
+  });
+
+  it("passes the broker's own JSON log lines through to npm start's output", () => {
+    const brokerLines = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => typeof line.event === 'string' && line.component !== 'LocalHost');
+    expect(brokerLines.length).toBeGreaterThan(0);
+    expect(output).not.toContain(stack.callers[0]!.clientSecret);
+  });
+
+  it("prints the next commands and the local host's limits", () => {
+    expect(output).toContain(`curl -s -X POST ${stack.broker.url}/api/token`);
+    expect(output).toContain('npm run demo');
+    expect(output).toMatch(/no function keys, no Easy Auth/);
+  });
+
+  it('stops every process it started on SIGTERM and removes stack.json', async () => {
+    const pids = /emulator pid (\d+), broker pid (\d+)/.exec(output);
+    expect(pids).not.toBeNull();
+    const children = [Number(pids![1]), Number(pids![2])];
+    expect(children.every(isAlive)).toBe(true);
+    start!.kill('SIGTERM');
+    await exited;
+    await waitFor('children to exit', () => (children.some(isAlive) ? undefined : true), 10_000);
+    expect(children.filter(isAlive)).toEqual([]);
+    expect(existsSync(stackFile)).toBe(false);
+  }, 20_000);
+});

@@ -1,0 +1,19 @@
+/** A valid BrokerConfig for unit tests (two scopes; SCOPE_A is the default), built by the real parser. */
+import { type BrokerConfig, parseConfig } from '../../../src/core/config';
+
+export const FAKE_SCOPE_A = 'api://11111111-1111-1111-1111-111111111111/.default';
+export const FAKE_SCOPE_B = 'api://22222222-2222-2222-2222-222222222222/.default';
+export const FAKE_CALLER_ID = '33333333-3333-3333-3333-333333333333';
+
+/** `overrides` are contract §3 settings, e.g. `{ TOKEN_MIN_LIFETIME_SECONDS: '60' }`. */
+export function fakeConfig(overrides: Record<string, string> = {}): BrokerConfig {
+  return parseConfig({
+    ENTRA_TENANT_ID: 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa',
+    ENTRA_CLIENT_ID: 'bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb',
+    KEY_VAULT_URL: 'https://vault.example',
+    TOKEN_SCOPES: `${FAKE_SCOPE_A},${FAKE_SCOPE_B}`,
+    CALLER_AUDIENCES: 'api://entra-token-broker',
+    CALLER_POLICY: JSON.stringify({ [FAKE_CALLER_ID]: [FAKE_SCOPE_A] }),
+    ...overrides,
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * A real structured logger (createLogger, so redaction runs) whose lines are kept in memory:
+ * `lines` holds the raw JSON text (search it for leaks), `records()` the parsed objects.
+ */
+import type { Clock } from '../../../src/core/clock';
+import { createLogger, type LogLevel, type Logger } from '../../../src/core/logger';
+
+export interface LogRecord {
+  time: string;
+  level: LogLevel;
+  component: string;
+  event: string;
+  [field: string]: unknown;
+}
+
+export interface RecordingLogger {
+  logger: Logger;
+  lines: string[];
+  records(): LogRecord[];
+  /** Records of one event. */
+  ofEvent(event: string): LogRecord[];
+}
+
+export function createRecordingLogger(options: { clock?: Clock; minLevel?: LogLevel } = {}): RecordingLogger {
+  const lines: string[] = [];
+  const logger = createLogger({
+    sink: (line) => lines.push(line),
+    clock: options.clock,
+    minLevel: options.minLevel ?? 'debug',
+  });
+  const records = (): LogRecord[] => lines.map((line) => JSON.parse(line) as LogRecord);
+  return { logger, lines, records, ofEvent: (event) => records().filter((record) => record.event === event) };
+}

@@ -1,0 +1,83 @@
+import type { CapturedFunction } from '../../dev/host/functionRegistry';
+
+// The settings a deployment would have; nothing here is contacted (the broker does no I/O until
+// the first request or timer run).
+const settings: Record<string, string> = {
+  ENTRA_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  ENTRA_CLIENT_ID: '22222222-2222-2222-2222-222222222222',
+  KEY_VAULT_URL: 'https://kv-broker.vault.azure.net',
+  TOKEN_SCOPES: 'api://qualys-api/.default',
+  CALLER_AUDIENCES: 'api://entra-token-broker',
+  CALLER_POLICY: JSON.stringify({ '11111111-1111-1111-1111-111111111111': ['api://qualys-api/.default'] }),
+  WARMUP_SCHEDULE: '*/30 * * * * *',
+};
+
+/** Loads the entry point in a fresh module registry and returns what it registered. */
+function loadEntryPoint(env: Record<string, string>): CapturedFunction[] {
+  const saved = { ...process.env };
+  for (const key of Object.keys(settings)) delete process.env[key];
+  Object.assign(process.env, env);
+  let captured: CapturedFunction[] = [];
+  try {
+    jest.isolateModules(() => {
+      // The same module instance that the mapped @azure/functions-core stub writes to.
+      captured = (require('../../dev/host/functionRegistry') as typeof import('../../dev/host/functionRegistry'))
+        .capturedFunctions;
+      require('../../src/index');
+    });
+  } finally {
+    process.env = saved;
+  }
+  return captured;
+}
+
+let capturedFunctions: CapturedFunction[] = [];
+
+function binding(name: string) {
+  const fn = capturedFunctions.find((f) => f.name === name);
+  expect(fn).toBeDefined();
+  return Object.values(fn!.bindings).find((b) => b.direction === 'in')!;
+}
+
+describe('function registration (src/index.ts)', () => {
+  beforeAll(() => {
+    capturedFunctions = loadEntryPoint(settings);
+  });
+
+  it('registers exactly token, health and warmup', () => {
+    expect(capturedFunctions.map((f) => f.name).sort()).toEqual(['health', 'token', 'warmup']);
+  });
+
+  it('routes every method of /api/token to the broker, anonymously at the host level', () => {
+    const trigger = binding('token');
+    expect(trigger).toMatchObject({ type: 'httpTrigger', route: 'token', authLevel: 'anonymous' });
+    expect(trigger.methods).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']));
+  });
+
+  it('registers /api/health anonymously', () => {
+    expect(binding('health')).toMatchObject({ type: 'httpTrigger', route: 'health', authLevel: 'anonymous' });
+  });
+
+  it('registers the warm-up timer on WARMUP_SCHEDULE, not on startup, with the schedule monitor', () => {
+    expect(binding('warmup')).toMatchObject({
+      type: 'timerTrigger',
+      schedule: '*/30 * * * * *',
+      runOnStartup: false,
+      useMonitor: true,
+    });
+  });
+
+  it('refuses to start with a broken configuration, naming the setting and not its value', () => {
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((line: string) => errors.push(line));
+    try {
+      expect(() => loadEntryPoint({ ...settings, CALLER_POLICY: '{"oops":"XXXX-SECRET-XXXX"' })).toThrow(
+        /CALLER_POLICY/,
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors.join('\n')).toContain('CALLER_POLICY');
+    expect(errors.join('\n')).not.toContain('XXXX-SECRET-XXXX');
+  });
+});
