@@ -180,14 +180,20 @@ function postToken(url: string, callerToken: string, body: string, agent: http.A
   });
 }
 
-function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
+/**
+ * Runs `node args…` and resolves with the first IPC message it sends. Its stdout (the broker's log
+ * lines) goes to /dev/null, as for the broker under load: the bench measures the broker, not a terminal.
+ */
+function runNodeForMessage(args: string[], env: NodeJS.ProcessEnv): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    let message: unknown;
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
+    child.on('message', (m) => (message ??= m));
+    child.once('exit', (code) =>
+      message !== undefined ? resolve(message) : reject(new Error(`exit ${code}: ${stderr}`)),
+    );
   });
 }
 
@@ -240,7 +246,8 @@ async function main(): Promise<void> {
     result.bareNodeMs = round(bareNodeMs!);
     result.loadMs = round(loadMs!);
     result.loadRatio = round(loadMs! / bareNodeMs!);
-    if (unbundledLoadMs !== undefined && !Number.isNaN(unbundledLoadMs)) result.unbundledLoadMs = round(unbundledLoadMs);
+    if (unbundledLoadMs !== undefined && !Number.isNaN(unbundledLoadMs))
+      result.unbundledLoadMs = round(unbundledLoadMs);
 
     log('cold start: 1,000 concurrent requests…');
     const broker = await startBroker(brokerEnv);
@@ -289,15 +296,14 @@ async function main(): Promise<void> {
 
     log('handler vs baseline handler, in process…');
     // Not spawnSync: the emulator in this process must keep answering the child (JWKS, token).
-    const handler = await runNode([__filename, '--handler-ratio'], {
+    const handlerResult = (await runNodeForMessage([__filename, '--handler-ratio'], {
       ...brokerEnv,
       BENCH_CALLER_TOKEN: callerToken,
       BENCH_SCOPE: scope,
       BENCH_APP: appPath,
-    });
-    const line = handler.stdout.split('\n').find((l) => l.startsWith('{"handlerMedianUs"'));
-    if (!line) throw new Error(`handler bench failed: ${handler.stderr.slice(-2000)}`);
-    const handlerResult = JSON.parse(line) as { handlerMedianUs: number; baselineMedianUs: number };
+    }).catch((error: Error) => {
+      throw new Error(`handler bench failed: ${error.message}`);
+    })) as { handlerMedianUs: number; baselineMedianUs: number };
     result.handlerMedianUs = handlerResult.handlerMedianUs;
     result.baselineHandlerMedianUs = handlerResult.baselineMedianUs;
     result.handlerRatio = round(handlerResult.handlerMedianUs / handlerResult.baselineMedianUs);
@@ -352,10 +358,12 @@ async function handlerRatio(): Promise<void> {
     for (let i = 0; i < 250; i += 1) baselineTimes.push(await timeOne(baseline));
   }
   const drop = (times: number[]): number[] => times.slice(500); // the first batches warm the JIT
-  process.stdout.write(
-    `${JSON.stringify({ handlerMedianUs: round(median(drop(handlerTimes))), baselineMedianUs: round(median(drop(baselineTimes))) })}\n`,
-  );
-  process.exit(0);
+  const summary = {
+    handlerMedianUs: round(median(drop(handlerTimes))),
+    baselineMedianUs: round(median(drop(baselineTimes))),
+  };
+  // Exit only once the message is out (the app may hold timers that would keep us alive).
+  process.send!(summary, undefined, {}, () => process.exit(0));
 }
 
 const run = process.argv.includes('--handler-ratio') ? handlerRatio : main;

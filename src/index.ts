@@ -19,7 +19,10 @@ function start(): void {
     // with a broken configuration.
     throw error;
   }
-  registerFunctions(app, createBroker(config));
+  const broker = createBroker(config);
+  registerFunctions(app, broker);
+  // Fetch the caller key set now so the first request on a cold instance does not wait for it.
+  void broker.warmUpCallerKeys();
 }
 
 start();

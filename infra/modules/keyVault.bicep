@@ -111,11 +111,8 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
   scope: vault
   properties: {
     workspaceId: logAnalyticsId
+    // allLogs: every data-plane access (AuditEvent) plus policy evaluations.
     logs: [
-      {
-        categoryGroup: 'audit'
-        enabled: true
-      }
       {
         categoryGroup: 'allLogs'
         enabled: true

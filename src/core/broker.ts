@@ -38,6 +38,8 @@ export interface Broker {
   readonly handleTokenRequest: (request: CoreHttpRequest) => Promise<CoreHttpResponse>;
   readonly handleHealth: (request: CoreHttpRequest) => Promise<CoreHttpResponse>;
   readonly runWarmup: () => Promise<WarmupReport>;
+  /** Fetches the tenant's signing keys ahead of the first caller; never throws. */
+  readonly warmUpCallerKeys: () => Promise<boolean>;
 }
 
 /**
@@ -90,6 +92,15 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
     fetch: fetchWithTrust,
   });
 
+  const runWarmupOnce = createWarmupRunner({
+    config,
+    engine,
+    credentialSource,
+    alerts,
+    logger: logger.child('Warmup'),
+    clock,
+  });
+
   return {
     config,
     logger,
@@ -106,13 +117,11 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
       random,
     }),
     handleHealth: createHealthHandler({ tokens: engine, logger: logger.child('Health') }),
-    runWarmup: createWarmupRunner({
-      config,
-      engine,
-      credentialSource,
-      alerts,
-      logger: logger.child('Warmup'),
-      clock,
-    }),
+    runWarmup: async () => {
+      // Refreshing the caller key set here too means no caller waits for a JWKS fetch.
+      const [report] = await Promise.all([runWarmupOnce(), authenticator.warmUp()]);
+      return report;
+    },
+    warmUpCallerKeys: () => authenticator.warmUp(),
   };
 }

@@ -59,7 +59,8 @@ describe('logger', () => {
     expect(line).not.toContain(CANARY);
     expect(line).not.toContain('eyJ');
     expect(line).not.toContain('MIIE');
-    expect(line).toContain('client_secret=[redacted]');
+    expect(line).not.toContain('client_secret=');
+    expect(line).toContain('[redacted-credential-parameter]');
     expect(line).toContain('Basic [redacted]');
     expect(line).not.toContain('b3BhcXVl');
   });
