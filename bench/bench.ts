@@ -9,8 +9,8 @@
  *   handlerRatio           in-process median of the token handler on a cache hit ÷ a baseline
  *                          handler that reads the same HttpRequest and returns fixed JSON
  *   coldUpstreamCalls      1,000 concurrent requests on a cold broker → token requests Entra saw
- *   coldFailures           … of which did not get 200
- *   loadMs / bareNodeMs    start a process that loads the bundled app vs `node -e 0` (median of 7);
+ *   coldFailures           … of which did not get 200 (coldKeyVaultReads, coldPeakRssMb beside them)
+ *   loadMs / bareNodeMs    start a process that loads the bundled app vs `node -e 0` (median of 9, interleaved);
  *   unbundledLoadMs        the same app transpiled file by file, node_modules loaded as installed
  *   peakRssMb              the broker process's peak RSS (VmHWM) after all of the above
  *
@@ -265,6 +265,7 @@ async function main(): Promise<void> {
       );
       result.coldFailures = statuses.filter((status) => status !== 200).length;
       result.coldKeyVaultReads = Object.values(stats.keyVaultReads).reduce((a, b) => a + b, 0);
+      result.coldPeakRssMb = peakRssMb(broker.child.pid!);
 
       log('token endpoint under load (warm-up 3 s, then 10 s)…');
       const tokenOptions = {

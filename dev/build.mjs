@@ -6,12 +6,28 @@
 //     without a flag or warning).
 // `node dev/build.mjs --app ENTRY --outfile FILE` bundles one function app with the deployable
 // settings (tests use it for fixtures).
-import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { build as esbuild } from 'esbuild';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * esbuild, but every output file is replaced atomically (write to a temp file, then rename), so a
+ * process starting `dist/dev/*.js` while another build runs (parallel test workers) never reads
+ * half a file.
+ */
+async function build(options) {
+  const result = await esbuild({ ...options, write: false });
+  for (const file of result.outputFiles) {
+    mkdirSync(path.dirname(file.path), { recursive: true });
+    const temp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(temp, file.contents);
+    renameSync(temp, file.path);
+  }
+  return result;
+}
 
 const common = {
   absWorkingDir: root,

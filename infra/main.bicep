@@ -1,6 +1,6 @@
 // entra-token-broker: everything the broker needs in one resource group.
 // Deploy with `azd up` (reads main.bicepparam) or
-// `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.bicepparam`; see docs/deploy.md.
+// `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.bicepparam`; see README.md ("Deploying to Azure").
 // The client credential itself is never a parameter: it is put in Key Vault after deployment.
 
 targetScope = 'resourceGroup'
@@ -269,7 +269,7 @@ module alerts 'modules/alerts.bicep' = {
   ]
 }
 
-// Outputs: azd stores UPPER_CASE outputs in the environment; docs/deploy.md uses them. No secrets.
+// Outputs: azd stores UPPER_CASE outputs in the environment; README.md ("Deploying to Azure") uses them. No secrets.
 output AZURE_TENANT_ID string = entraTenantId
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
@@ -284,7 +284,7 @@ output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
 output CLIENT_CREDENTIAL_NAME string = clientCredentialName
 output CLIENT_CREDENTIAL_KIND string = clientCredentialKind
 output BROKER_VAULT_ROLE_ASSIGNMENT_ID string = keyVault.outputs.brokerVaultRoleAssignmentId
-// federated mode: the app registration trusts this identity (docs/deploy.md, federated credential).
+// federated mode: the app registration trusts this identity (README.md ("Deploying to Azure"), federated credential).
 output FEDERATED_CREDENTIAL_ISSUER string = '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0'
 output FEDERATED_CREDENTIAL_SUBJECT string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName

@@ -7,12 +7,12 @@
 //   federated   -> nothing: no credential is stored; the managed identity itself is the credential.
 // Scope:
 //   secret: ARM can scope a role assignment only to an object that exists. On the first deployment
-//     the secret does not exist yet (it is set afterwards, see docs/deploy.md), so the role is
+//     the secret does not exist yet (it is set afterwards, see README.md ("Deploying to Azure")), so the role is
 //     granted on this vault, which is created for the broker alone. Once the secret is stored,
 //     deploy again with credentialExists=true: the role is then granted on that one secret, and the
 //     vault-wide assignment (output BROKER_VAULT_ROLE_ASSIGNMENT_ID) can be deleted.
 //   certificate: always the vault. ARM has no resource type for a Key Vault certificate, so a
-//     template cannot scope a role to one; docs/deploy.md shows how to narrow it with the CLI.
+//     template cannot scope a role to one; README.md ("Deploying to Azure") shows how to narrow it with the CLI.
 
 @description('Key Vault name (3-24 characters).')
 @minLength(3)

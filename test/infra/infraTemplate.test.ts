@@ -44,6 +44,9 @@ const CONTRACT_SETTINGS = [
   'AZURE_CLIENT_ID',
 ];
 
+// A build takes ~5 s alone; leave room for a busy 2-core machine running other suites.
+const BUILD_TIMEOUT_MS = 180_000;
+
 const BROKER_ALERT_EVENTS = ['SecretExpiryWarning', 'SecretExpired', 'CredentialRotationFailed', 'TokenRefreshFailing'];
 
 // ---------------------------------------------------------------------------------------------
@@ -209,7 +212,7 @@ describeWithBicep('infra: compiled ARM template (issue 6)', () => {
       (JSON.parse(readFileSync(path.join(outDir, 'main.parameters.json'), 'utf8')) as JsonObject).parameters,
     );
     resources = allResources(main);
-  });
+  }, BUILD_TIMEOUT_MS);
 
   afterAll(() => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
@@ -229,24 +232,28 @@ describeWithBicep('infra: compiled ARM template (issue 6)', () => {
         console.warn(`infra tests: built with Bicep ${cliVersion}, the pinned one is ${pinned}`);
     });
 
-    test('fails on a compiler warning, not only on errors (regression: bicep exits 0 on warnings)', () => {
-      const copy = mkdtempSync(path.join(tmpdir(), 'infra-copy-'));
-      try {
-        cpSync(infraDir, copy, { recursive: true, filter: (source) => !source.includes(`${path.sep}.bicep`) });
-        // BCP081 (no types for this API version) is a warning: the template would still compile.
-        const identityModule = readFileSync(path.join(copy, 'modules/identity.bicep'), 'utf8');
-        expect(identityModule).toContain('userAssignedIdentities@2023-01-31');
-        writeFileSync(
-          path.join(copy, 'modules/identity.bicep'),
-          identityModule.replace('userAssignedIdentities@2023-01-31', 'userAssignedIdentities@2099-01-01'),
-        );
-        const build = runBuild(copy, path.join(copy, 'out'));
-        expect(build.status).not.toBe(0);
-        expect(build.stderr).toContain('BCP081');
-      } finally {
-        rmSync(copy, { recursive: true, force: true });
-      }
-    });
+    test(
+      'fails on a compiler warning, not only on errors (regression: bicep exits 0 on warnings)',
+      () => {
+        const copy = mkdtempSync(path.join(tmpdir(), 'infra-copy-'));
+        try {
+          cpSync(infraDir, copy, { recursive: true, filter: (source) => !source.includes(`${path.sep}.bicep`) });
+          // BCP081 (no types for this API version) is a warning: the template would still compile.
+          const identityModule = readFileSync(path.join(copy, 'modules/identity.bicep'), 'utf8');
+          expect(identityModule).toContain('userAssignedIdentities@2023-01-31');
+          writeFileSync(
+            path.join(copy, 'modules/identity.bicep'),
+            identityModule.replace('userAssignedIdentities@2023-01-31', 'userAssignedIdentities@2099-01-01'),
+          );
+          const build = runBuild(copy, path.join(copy, 'out'));
+          expect(build.status).not.toBe(0);
+          expect(build.stderr).toContain('BCP081');
+        } finally {
+          rmSync(copy, { recursive: true, force: true });
+        }
+      },
+      BUILD_TIMEOUT_MS,
+    );
   });
 
   describe('no registry', () => {
