@@ -79,7 +79,11 @@ describe('broker (createBroker), secret mode, against the emulator', () => {
     expect(first.rotation).toBe('none');
     expect(first.alerts).toEqual(['SecretExpiryWarning']);
     const warning = harness.records('SecretExpiryWarning').at(-1);
-    expect(warning).toMatchObject({ level: 'warn', version: inUse?.version, details: { kind: 'secret', thresholdDays: 14 } });
+    expect(warning).toMatchObject({
+      level: 'warn',
+      version: inUse?.version,
+      details: { kind: 'secret', thresholdDays: 14 },
+    });
 
     // The same condition is not alerted twice.
     const second = await broker.runWarmup();
@@ -127,6 +131,8 @@ describe('broker (createBroker), secret mode, against the emulator', () => {
     const scope = harness.emulator.scopes[0] as string;
     const { broker, callToken, clock } = harness.build();
     const answers: HarnessAnswer[] = [await callToken()];
+    // Every configured scope cached, so that no acquisition meets the revoked secret before the rotator does.
+    expect((await broker.runWarmup()).scopes.map((item) => item.outcome)).toEqual(['fresh', 'refreshed']);
     const oldVersion = broker.credentialSource.peek()?.properties.version;
 
     const newVersion = await rotate({ revokePrevious: true });
