@@ -3,6 +3,9 @@
  * acquire through the front door, cache, refresh ahead, the warm-up run's expiry alerts, rotation
  * with `revokePrevious` recovered without a failed call (by the engine's reload and by the warm-up
  * run), and no credential or token in any log line or response.
+ *
+ * The tests share one emulator (see brokerHarness) and run in order: the warm-up test expects the
+ * first secret version (10 days left) to be the latest, so the rotations come after it.
  */
 import { randomUUID } from 'node:crypto';
 import {
