@@ -58,7 +58,7 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
   const credentialSource = createKeyVaultCredentialSource({
     config,
     managedIdentity,
-    logger: logger.child('CredentialSource'),
+    logger,
     secrets,
     tlsCaPem,
     clock,
@@ -66,12 +66,12 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
   const tokenClient = createEntraTokenClient({
     config,
     clock,
-    logger: logger.child('TokenClient'),
+    logger,
     tlsCaPem,
     managedIdentity,
   });
   const alerts = createAlertSink({
-    logger: logger.child('Alerts'),
+    logger,
     webhookUrl: config.alertWebhookUrl,
     fetch: fetchWithTrust,
     clock,
@@ -81,14 +81,14 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
     credentialSource,
     tokenClient,
     alerts,
-    logger: logger.child('TokenEngine'),
+    logger,
     clock,
     random,
   });
   const authenticator = new CallerAuthenticator({
     config,
     clock,
-    logger: logger.child('CallerAuth'),
+    logger,
     fetch: fetchWithTrust,
   });
 
@@ -97,7 +97,7 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
     engine,
     credentialSource,
     alerts,
-    logger: logger.child('Warmup'),
+    logger,
     clock,
   });
 
@@ -112,7 +112,7 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
       tokens: engine,
       authenticator,
       rateLimiter: RateLimiter.fromConfig(config, clock),
-      logger: logger.child('TokenEndpoint'),
+      logger,
       clock,
       random,
     }),

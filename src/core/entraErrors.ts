@@ -14,16 +14,21 @@ export interface EntraFailureContext {
   readonly nowMs: number;
 }
 
-const CREDENTIAL_REJECTED = new Set([7000215, 7000216, 7000218]);
+/**
+ * The credential itself was refused: a wrong or revoked secret (7000215), none sent (7000216,
+ * 7000218), or a certificate the app registration does not (or no longer) hold (700027). These
+ * make the engine re-read Key Vault once, so a rotation that removed the old credential from the
+ * app at once is recovered by the newer version (issue 7: certificate rotation as safe as secrets').
+ */
+const CREDENTIAL_REJECTED = new Set([7000215, 7000216, 7000218, 700027]);
 const CREDENTIAL_EXPIRED = new Set([7000222]);
 /**
  * Codes that retrying cannot fix: wrong scope/resource (70011, 1002012, 500011), unknown or disabled
- * app (700016, 7000112), unknown or malformed tenant (90002, 900023), wrong certificate or
- * assertion (700027, 700024), federated credential mismatch (70021), malformed request (90014,
- * 900144, 70003).
+ * app (700016, 7000112), unknown or malformed tenant (90002, 900023), assertion outside its time
+ * range (700024), federated credential mismatch (70021), malformed request (90014, 900144, 70003).
  */
 const CONFIGURATION = new Set([
-  70011, 1002012, 500011, 700016, 7000112, 90002, 900023, 700027, 700024, 70021, 90014, 900144, 70003,
+  70011, 1002012, 500011, 700016, 7000112, 90002, 900023, 700024, 70021, 90014, 900144, 70003,
 ]);
 /** Entra's own "try again" codes. */
 const TRANSIENT = new Set([90033]);
@@ -94,7 +99,7 @@ export function classifyEntraError(error: unknown, context: EntraFailureContext)
     const seconds = parseRetryAfterSeconds(retryAfterHeader, context.nowMs);
     return make('entra_throttled', `Entra is throttling token requests; retry after ${seconds} s.`, seconds);
   }
-  if (aadsts !== undefined && CREDENTIAL_REJECTED.has(aadsts)) {
+  if (aadsts !== undefined && CREDENTIAL_REJECTED.has(aadsts) && !signals.certificateExpired) {
     return make('entra_credential_rejected', `Entra rejected the broker's client credential${aadstsLabel}.`);
   }
   if ((aadsts !== undefined && CREDENTIAL_EXPIRED.has(aadsts)) || signals.certificateExpired) {

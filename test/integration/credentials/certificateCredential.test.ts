@@ -113,7 +113,7 @@ describe('credentials (certificate): Key Vault certificate, Entra via ClientCert
     expect((await source.current()).properties.version).toBe(version);
   });
 
-  it('a certificate not registered on the app → entra_configuration (AADSTS700027)', async () => {
+  it('a certificate not registered on the app → entra_credential_rejected (AADSTS700027), which makes the engine re-read Key Vault', async () => {
     const keys = generateRsaKeyPair();
     const stranger = issueCertificate({
       commonName: 'stranger',
@@ -127,7 +127,7 @@ describe('credentials (certificate): Key Vault certificate, Entra via ClientCert
       kind: 'certificate' as const,
       pem: `${stranger.certPem}${keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()}`,
     };
-    const error = await errors.expectCode(client.acquire(wrong, emulator.scopes[0]!), 'entra_configuration');
+    const error = await errors.expectCode(client.acquire(wrong, emulator.scopes[0]!), 'entra_credential_rejected');
     expect(error.aadsts).toBe(700027);
   });
 

@@ -82,6 +82,14 @@ describe('classifyEntraError', () => {
     expect(classifyEntraError(error, { nowMs: NOW }).code).toBe('entra_credential_rejected');
   });
 
+  it('a certificate the app does not hold (AADSTS700027) → entra_credential_rejected, so Key Vault is re-read (certificate rotation with revokePrevious)', () => {
+    const classified = classifyEntraError(
+      msalServerError(entraBody(700027, 'invalid_client', 'Client assertion failed signature validation.')),
+      { nowMs: NOW, tokenExchange: exchange({ status: 401, upstreamError: 'invalid_client', aadsts: 700027 }) },
+    );
+    expect(classified).toMatchObject({ code: 'entra_credential_rejected', aadsts: 700027 });
+  });
+
   it('expired secret (AADSTS7000222) → entra_credential_expired', () => {
     const error = msalServerError(entraBody(7000222, 'invalid_client', 'The provided client secret keys are expired.'));
     expect(classifyEntraError(error, { nowMs: NOW })).toMatchObject({
@@ -95,7 +103,6 @@ describe('classifyEntraError', () => {
     [1002012, 'invalid_scope'],
     [700016, 'unauthorized_client'],
     [90002, 'invalid_request'],
-    [700027, 'invalid_client'],
     [70021, 'invalid_request'],
   ])('AADSTS%d (%s) → entra_configuration (no retry)', (aadsts, error) => {
     const classified = classifyEntraError(msalServerError(entraBody(aadsts, error, 'something is wrong')), {
