@@ -1,3 +1,4 @@
+import type * as FunctionRegistry from '../../dev/host/functionRegistry';
 import type { CapturedFunction } from '../../dev/host/functionRegistry';
 
 // The settings a deployment would have, with the authority on a closed loopback port: the entry
@@ -22,8 +23,9 @@ function loadEntryPoint(env: Record<string, string>): CapturedFunction[] {
   try {
     jest.isolateModules(() => {
       // The same module instance that the mapped @azure/functions-core stub writes to.
-      captured = (require('../../dev/host/functionRegistry') as typeof import('../../dev/host/functionRegistry'))
-        .capturedFunctions;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh registry needs require()
+      captured = (require('../../dev/host/functionRegistry') as typeof FunctionRegistry).capturedFunctions;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loading the entry point is the test
       require('../../src/index');
     });
   } finally {
