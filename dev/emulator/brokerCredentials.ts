@@ -67,6 +67,16 @@ export class BrokerCredentials {
     return { version };
   }
 
+  /**
+   * Drill for federated mode: the subject the app's federated credential trusts. Anything but the
+   * managed identity's principal ID makes Entra answer AADSTS70021 (no matching federated record).
+   */
+  setFederatedSubject(subject: string): void {
+    const credential = this.options.brokerApp.federatedCredentials[0];
+    if (!credential) throw new Error('The broker app has no federated credential (credential kind is not federated).');
+    credential.subject = subject;
+  }
+
   /** Entra refuses this version from now on (AADSTS7000215 for a secret, 700027 for a certificate). */
   revoke(version: string): void {
     for (const item of this.registered(version)) item.revoked = true;

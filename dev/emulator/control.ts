@@ -22,6 +22,7 @@ export interface ControlTarget {
   setSecretEnabled(version: string, enabled: boolean): void;
   revokeCredential(version: string): void;
   expireCredentialInEntra(version: string): void;
+  setFederatedSubject(subject: string): void;
   rollSigningKeys(): Promise<{ kid: string }>;
 }
 
@@ -86,6 +87,12 @@ export async function handleControl(
       if (credential[2] === 'revoke') target.revokeCredential(version);
       else target.expireCredentialInEntra(version);
       return sendJson(res, 200, { version, [credential[2] === 'revoke' ? 'revoked' : 'expired']: true });
+    }
+    if (method === 'POST' && route === '/federated') {
+      const subject = (body as { subject?: unknown }).subject;
+      if (typeof subject !== 'string' || subject === '') return bad('Send {"subject": "..."}.');
+      target.setFederatedSubject(subject);
+      return sendJson(res, 200, { subject });
     }
     sendJson(res, 404, { error: 'not_found', message: `No control route ${method} ${route}` });
   } catch (error) {

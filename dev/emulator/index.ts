@@ -113,6 +113,8 @@ export interface RunningEmulator {
   setSecretEnabled(version: string, enabled: boolean): void;
   revokeCredential(version: string): void;
   expireCredentialInEntra(version: string): void;
+  /** Federated mode: change the subject the broker app's federated credential trusts (AADSTS70021 drill). */
+  setFederatedSubject(subject: string): void;
   signJwt(
     claims: Record<string, unknown>,
     options?: { kid?: string; header?: Record<string, unknown> },
@@ -315,6 +317,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     },
     expireCredentialInEntra(version) {
       credentials.expire(version);
+    },
+    setFederatedSubject(subject) {
+      credentials.setFederatedSubject(subject);
     },
     signJwt(claims, signOptions) {
       return keys.sign(claims, signOptions);

@@ -94,6 +94,25 @@ describe('broker (createBroker), federated mode, against the emulator', () => {
     expect(harness.emulator.stats().keyVaultReads).toEqual({});
   });
 
+  it('a federated credential trusting another subject: AADSTS70021 → 503, a configuration alert, no retry storm', async () => {
+    const { emulator } = harness;
+    emulator.setFederatedSubject('00000000-0000-0000-0000-00000000dead');
+    try {
+      const { callToken } = harness.build();
+      const first = await callToken();
+      expectUnavailable(first);
+      const failure = harness.records('TokenAcquisitionFailed').at(-1);
+      expect(failure).toMatchObject({ code: 'entra_configuration', aadsts: 70021 });
+      expect(harness.records('EntraConfigurationError').at(-1)).toMatchObject({ severity: 'error' });
+      // The refusal is remembered: the next caller does not make Entra refuse it again.
+      const before = harness.entraRequests();
+      expectUnavailable(await callToken());
+      expect(harness.entraRequests()).toBe(before);
+    } finally {
+      emulator.setFederatedSubject(emulator.managedIdentity.principalId);
+    }
+  });
+
   it('leaks nothing: no assertion, JWT, PEM, client_assertion=, client_secret= or Authorization value in any log line or response', () => {
     expectNoLeaks(harness, canary);
   });
