@@ -20,12 +20,13 @@ interface Bucket {
 }
 
 /**
- * Default burst: ten seconds' worth of the per-minute limit (at least 1). A caller may send that
- * many requests at once, then `limit/60` per second; in any minute it gets at most limit + burst.
- * A well-behaved caller asks once per `refresh_in` (minutes), so only a broken loop comes near it.
+ * Default burst: a whole minute's worth of the limit. "600 per minute" then means what a client
+ * expects — 600 requests pass even if sent at once, the next one waits — and the bucket refills at
+ * `limit/60` per second. A well-behaved caller asks once per `refresh_in` (minutes), so only a
+ * broken loop comes near it.
  */
 export function burstForLimit(limitPerMinute: number): number {
-  return Math.max(1, Math.ceil(limitPerMinute / 6));
+  return Math.max(1, Math.floor(limitPerMinute));
 }
 
 /**

@@ -77,7 +77,7 @@ describe('front door canary (checklist 31/32)', () => {
     await send({ headers: auth(good) });
     f.tokens.failure = undefined;
     // 429.
-    for (let i = 0; i < 12; i++) await send({ headers: auth(good) });
+    for (let i = 0; i < 61; i++) await send({ headers: auth(good) });
     // Keys unavailable (503).
     const cold = createFrontDoor();
     cold.jwks.mode = 'network';
