@@ -1,26 +1,9 @@
+import { BROKER_SETTING_NAMES } from '../src/core/config';
 import type { EmulatorProcessInfo } from './emulatorProcess';
 import type { StackCaller, StackFile } from './stackFile';
 
 /** Contract §3: the settings a broker is configured by (and that `npm start`'s environment may override). */
-export const BROKER_SETTING_NAMES = [
-  'ENTRA_TENANT_ID',
-  'ENTRA_CLIENT_ID',
-  'ENTRA_AUTHORITY_HOST',
-  'KEY_VAULT_URL',
-  'CLIENT_CREDENTIAL_NAME',
-  'CLIENT_CREDENTIAL_KIND',
-  'TOKEN_SCOPES',
-  'CALLER_AUDIENCES',
-  'CALLER_TENANTS',
-  'CALLER_REQUIRED_ROLE',
-  'CALLER_POLICY',
-  'TOKEN_MIN_LIFETIME_SECONDS',
-  'CALLER_RATE_LIMIT_PER_MINUTE',
-  'WARMUP_SCHEDULE',
-  'SECRET_EXPIRY_WARNING_DAYS',
-  'ALERT_WEBHOOK_URL',
-  'AZURE_CLIENT_ID',
-] as const;
+export { BROKER_SETTING_NAMES } from '../src/core/config';
 
 /** Managed identity endpoint settings (App Service protocol) the broker also gets. */
 const IDENTITY_SETTING_NAMES = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;

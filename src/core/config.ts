@@ -35,6 +35,27 @@ export interface BrokerConfig {
 
 export type SettingsSource = Readonly<Record<string, string | undefined>>;
 
+/** Every setting of contract §3, in the order of its table. */
+export const BROKER_SETTING_NAMES = [
+  'ENTRA_TENANT_ID',
+  'ENTRA_CLIENT_ID',
+  'ENTRA_AUTHORITY_HOST',
+  'KEY_VAULT_URL',
+  'CLIENT_CREDENTIAL_NAME',
+  'CLIENT_CREDENTIAL_KIND',
+  'TOKEN_SCOPES',
+  'CALLER_AUDIENCES',
+  'CALLER_TENANTS',
+  'CALLER_REQUIRED_ROLE',
+  'CALLER_POLICY',
+  'TOKEN_MIN_LIFETIME_SECONDS',
+  'CALLER_RATE_LIMIT_PER_MINUTE',
+  'WARMUP_SCHEDULE',
+  'SECRET_EXPIRY_WARNING_DAYS',
+  'ALERT_WEBHOOK_URL',
+  'AZURE_CLIENT_ID',
+] as const;
+
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_CREDENTIAL_NAME = 'entra-client-secret';
 export const DEFAULT_REQUIRED_ROLE = 'Token.Request';

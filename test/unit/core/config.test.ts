@@ -1,4 +1,4 @@
-import { parseConfig, type SettingsSource } from '../../../src/core/config';
+import { BROKER_SETTING_NAMES, parseConfig, type SettingsSource } from '../../../src/core/config';
 import { BrokerError } from '../../../src/core/errors';
 
 const CALLER = '11111111-1111-1111-1111-111111111111';
@@ -99,5 +99,18 @@ describe('parseConfig', () => {
     const secretish = 'http://hooks.example.com/services/T000/B000/XXXXSECRETXXXX';
     expect(problemOf({ ALERT_WEBHOOK_URL: secretish })).not.toContain('XXXXSECRETXXXX');
     expect(problemOf({ CALLER_POLICY: '{"oops": "XXXXSECRETXXXX"' })).not.toContain('XXXXSECRETXXXX');
+  });
+});
+
+describe('local.settings.sample.json', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a JSON file at the repo root
+  const sample = require('../../../local.settings.sample.json') as { Values: Record<string, string> };
+
+  it('holds every setting of contract §3', () => {
+    expect(Object.keys(sample.Values)).toEqual(expect.arrayContaining([...BROKER_SETTING_NAMES]));
+  });
+
+  it('is a configuration the broker accepts as it is', () => {
+    expect(() => parseConfig(sample.Values)).not.toThrow();
   });
 });
