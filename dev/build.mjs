@@ -1,6 +1,7 @@
 // `npm run build`: esbuild bundles.
 //   src/index.ts → dist/app/index.js — the deployable function app: everything bundled except the
-//     host-injected `@azure/functions-core`, so the zip needs only dist/app, host.json, package.json.
+//     host-injected `@azure/functions-core`, so the zip needs only dist/app, host.json, package.json;
+//     the Azure SDKs and jose, loaded on first use, are files of their own beside it (see buildApp).
 //   dev tools (start, emulator, host, demo, bench) → dist/dev/*.js, dist/bench/*.js — their npm
 //     packages stay external (node_modules is there when they run; Node 20.19+ require()s ESM-only jose
 //     without a flag or warning).
@@ -40,14 +41,52 @@ const common = {
   legalComments: 'none',
 };
 
-/** The deployable app bundle. */
-export function buildApp(entry, outfile) {
-  return build({
+/**
+ * Modules the app loads on first use with `require('./NAME')` from src/core/lazy*.ts: each is left
+ * out of the main bundle and bundled on its own beside it as NAME.js (see buildApp).
+ */
+const LAZY_MODULES = ['azureSdk', 'joseLib'];
+const LAZY_REQUIRE = new RegExp(`^\\./(${LAZY_MODULES.join('|')})$`);
+
+/**
+ * The deployable app: `outfile`, everything bundled except the host-injected
+ * `@azure/functions-core` — and except the modules the app requires lazily (src/core/azureSdk.ts,
+ * src/core/joseLib.ts): each is bundled on its own beside the main bundle (`azureSdk.js`,
+ * `joseLib.js`). They are most of the code (the SDKs) or only needed after registration (jose),
+ * so the host indexes the app without compiling them. Every file is self-contained: dist/app is
+ * still the whole app.
+ */
+export async function buildApp(entry, outfile) {
+  const lazy = new Set();
+  const splitLazyModules = {
+    name: 'split-lazy-modules',
+    setup(pluginBuild) {
+      pluginBuild.onResolve({ filter: LAZY_REQUIRE }, (args) => {
+        const name = args.path.slice(2);
+        if (args.kind !== 'require-call' || args.resolveDir !== path.join(root, 'src', 'core')) return undefined;
+        lazy.add(name);
+        return { path: `./${name}.js`, external: true };
+      });
+    },
+  };
+  const result = await build({
     ...common,
     entryPoints: [entry],
     outfile,
     external: ['@azure/functions-core'],
+    plugins: [splitLazyModules],
   });
+  await Promise.all(
+    [...lazy].map((name) =>
+      build({
+        ...common,
+        entryPoints: [path.join(root, 'src', 'core', `${name}.ts`)],
+        outfile: path.join(path.dirname(outfile), `${name}.js`),
+        external: ['@azure/functions-core'],
+      }),
+    ),
+  );
+  return result;
 }
 
 const devTools = [

@@ -21,8 +21,10 @@ function start(): void {
   }
   const broker = createBroker(config);
   registerFunctions(app, broker);
-  // Fetch the caller key set now so the first request on a cold instance does not wait for it.
-  void broker.warmUpCallerKeys();
+  // Fetch the caller key set now so the first request on a cold instance does not wait for it —
+  // on the next turn of the event loop, so that the fetch's setup (jose, Node's fetch) does not
+  // delay the registration the host is waiting for.
+  setImmediate(() => void broker.warmUpCallerKeys());
 }
 
 start();

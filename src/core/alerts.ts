@@ -60,7 +60,9 @@ export function createAlertSink(options: AlertSinkOptions): FlushableAlertSink {
   const logger = options.logger.child('Alerts');
   const clock = options.clock ?? systemClock;
   const webhookUrl = options.webhookUrl;
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  // Looked up per post, not here: reading the global fetch loads Node's built-in undici, which
+  // would add milliseconds to the app's load for a webhook that may never be called.
+  const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const timeoutMs = positive(options.webhookTimeoutMs, DEFAULT_TIMEOUT_MS);
   const attempts = Math.min(5, Math.max(1, Math.floor(options.webhookAttempts ?? DEFAULT_ATTEMPTS)));
   const retryDelayMs = Math.max(0, options.webhookRetryDelayMs ?? DEFAULT_RETRY_DELAY_MS);

@@ -17,7 +17,7 @@ import { createWarmupRunner, type WarmupReport } from './warmup';
 
 export interface BrokerDependencies {
   readonly clock?: Clock;
-  /** Where log lines go; default: the console, which the Functions worker forwards to the host. */
+  /** Where log lines go; default: the process's stdout/stderr, which the Functions host collects. */
   readonly logSink?: LogSink;
   readonly random?: () => number;
   /**
@@ -52,7 +52,9 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
   const tlsCaPem = dependencies.tlsCaPem;
   const secrets = new SecretRegistry();
   const logger = createLogger({ sink: dependencies.logSink, clock, secrets });
-  const fetchWithTrust = createTlsFetch(tlsCaPem);
+  // Without an extra CA, consumers fall back to the global fetch when they first need it (not
+  // now: reading it loads Node's built-in undici, milliseconds of the app's load).
+  const fetchWithTrust = tlsCaPem ? createTlsFetch(tlsCaPem) : undefined;
 
   const managedIdentity = createManagedIdentityCredential({ config, tlsCaPem });
   const credentialSource = createKeyVaultCredentialSource({

@@ -1,18 +1,10 @@
-import { createHash } from 'node:crypto';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  customFetch,
-  errors as joseErrors,
-  type FlattenedJWSInput,
-  type JSONWebKeySet,
-  type JWSHeaderParameters,
-  type JWTPayload,
-  jwtVerify,
-} from 'jose';
+import * as nodeCrypto from 'node:crypto';
+import type { FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters, JWTPayload } from 'jose';
 import { type Clock, systemClock } from './clock';
 import type { BrokerConfig } from './config';
 import { BrokerError } from './errors';
+import type * as JoseLib from './joseLib';
+import { jose } from './lazyJose';
 import { describeError, type Logger } from './logger';
 import { VerifiedTokenCache } from './verifiedTokenCache';
 
@@ -127,9 +119,13 @@ export class CallerAuthenticator {
    */
   async authenticate(authorization: string | null | undefined): Promise<CallerIdentity> {
     const token = extractBearerToken(authorization);
-    const digest = createHash('sha256').update(token).digest('hex');
+    const digest = sha256Hex(token);
     let caller = this.verified.get(digest);
     if (caller === undefined) {
+      // Only a token that is not in the cache needs the form check: one in it passed it when it was
+      // verified (same digest, same string), and the regex over a kilobyte of token costs as much
+      // as the cache lookup.
+      assertCompactJws(token);
       caller = await this.verify(token, digest);
     }
     this.authorize(caller);
@@ -148,7 +144,7 @@ export class CallerAuthenticator {
   private async verify(token: string, digest: string): Promise<VerifiedCaller> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.keys.getKey, {
+      ({ payload } = await jose().jwtVerify(token, this.keys.getKey, {
         algorithms: ['RS256'],
         issuer: [...this.issuerTenants.keys()],
         audience: this.audiences,
@@ -196,6 +192,7 @@ export class CallerAuthenticator {
 
   private verificationError(error: unknown): BrokerError {
     if (error instanceof BrokerError) return error;
+    const joseErrors = jose().errors;
     if (error instanceof joseErrors.JWTExpired) {
       return new BrokerError('caller_token_invalid', 'The caller token has expired.', { cause: error });
     }
@@ -233,7 +230,7 @@ const CLAIM_DESCRIPTIONS: Readonly<Record<string, string>> = {
 /**
  * The bearer token of an `Authorization` value (scheme case-insensitive).
  * @throws BrokerError `caller_token_missing` when there is no bearer token, `caller_token_invalid`
- * when it is oversized or not a compact JWS.
+ * when it is oversized (its form is checked by `assertCompactJws` before verification).
  */
 function extractBearerToken(authorization: string | null | undefined): string {
   const value = (authorization ?? '').trim();
@@ -246,11 +243,28 @@ function extractBearerToken(authorization: string | null | undefined): string {
   if (token.length > MAX_CALLER_TOKEN_LENGTH) {
     throw new BrokerError('caller_token_invalid', 'The caller token is too large.');
   }
+  return token;
+}
+
+/**
+ * @throws BrokerError `caller_token_invalid` when `token` is not a compact JWS (three base64url
+ * segments, a non-empty signature).
+ */
+function assertCompactJws(token: string): void {
   if (!COMPACT_JWS.test(token)) {
     throw new BrokerError('caller_token_invalid', 'The caller token is malformed.');
   }
-  return token;
 }
+
+/**
+ * Hex SHA-256 of a caller token, computed on every request for the verified-token cache.
+ * `crypto.hash` (Node 20.12+, 22) is the one-shot form, a third cheaper than a Hash object;
+ * createHash is the fallback for an older Node 20.
+ */
+const sha256Hex: (text: string) => string =
+  typeof nodeCrypto.hash === 'function'
+    ? (text) => nodeCrypto.hash('sha256', text, 'hex')
+    : (text) => nodeCrypto.createHash('sha256').update(text).digest('hex');
 
 /** Exact issuer → tenant for every accepted tenant (v1 and v2, checklist 9). */
 function allowedIssuers(config: BrokerConfig): Map<string, string> {
@@ -266,7 +280,8 @@ function allowedIssuers(config: BrokerConfig): Map<string, string> {
 }
 
 type KeyGetter = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
-type RemoteKeySet = ReturnType<typeof createRemoteJWKSet>;
+type RemoteKeySet = ReturnType<typeof JoseLib.createRemoteJWKSet>;
+type LocalKeySet = ReturnType<typeof JoseLib.createLocalJWKSet>;
 
 interface TenantKeysOptions {
   url: URL;
@@ -287,19 +302,31 @@ interface TenantKeysOptions {
  * does not add its timeout to callers' requests.
  */
 class TenantKeys {
-  private readonly remote: RemoteKeySet;
+  private remoteKeySet: RemoteKeySet | undefined;
   private failedAtMs: number | undefined;
   /** JSON of the key set `staleKeys` was built from (jose hands out copies, so compare contents). */
   private staleSource: string | undefined;
-  private staleKeys: ReturnType<typeof createLocalJWKSet> | undefined;
+  private staleKeys: LocalKeySet | undefined;
 
-  constructor(private readonly options: TenantKeysOptions) {
-    this.remote = createRemoteJWKSet(options.url, {
-      cooldownDuration: options.cooldownMs,
-      cacheMaxAge: options.maxAgeMs,
-      timeoutDuration: options.timeoutMs,
-      ...(options.fetch ? { [customFetch]: options.fetch } : {}),
-    });
+  constructor(private readonly options: TenantKeysOptions) {}
+
+  /**
+   * Created on first use (the start-up warm-up or the first caller), not with the broker: jose
+   * itself is loaded then (lazyJose.ts), and it reads the global `fetch` when the set is created,
+   * which loads Node's built-in undici — about ten milliseconds of the app's load, before the host
+   * can index the functions.
+   */
+  private get remote(): RemoteKeySet {
+    if (this.remoteKeySet === undefined) {
+      const { createRemoteJWKSet, customFetch } = jose();
+      this.remoteKeySet = createRemoteJWKSet(this.options.url, {
+        cooldownDuration: this.options.cooldownMs,
+        cacheMaxAge: this.options.maxAgeMs,
+        timeoutDuration: this.options.timeoutMs,
+        ...(this.options.fetch ? { [customFetch]: this.options.fetch } : {}),
+      });
+    }
+    return this.remoteKeySet;
   }
 
   readonly getKey: KeyGetter = async (header, token) => {
@@ -312,7 +339,7 @@ class TenantKeys {
         return await this.stale(known)(header, token);
       } catch (error) {
         // An unknown kid may be a new key: go on to the remote set (which waits for the refresh).
-        if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
+        if (!(error instanceof jose().errors.JWKSNoMatchingKey)) throw error;
       }
     }
     if (!this.backingOff()) {
@@ -372,11 +399,11 @@ class TenantKeys {
     });
   }
 
-  private stale(known: JSONWebKeySet): ReturnType<typeof createLocalJWKSet> {
+  private stale(known: JSONWebKeySet): LocalKeySet {
     const source = JSON.stringify(known);
     if (this.staleKeys === undefined || this.staleSource !== source) {
       this.staleSource = source;
-      this.staleKeys = createLocalJWKSet(known);
+      this.staleKeys = jose().createLocalJWKSet(known);
     }
     return this.staleKeys;
   }
@@ -384,6 +411,7 @@ class TenantKeys {
 
 /** A failure of the key set fetch itself (network, timeout, non-200, not a key set), not of the token. */
 function isKeySetUnavailable(error: unknown): boolean {
+  const joseErrors = jose().errors;
   if (!(error instanceof joseErrors.JOSEError)) return true;
   return (
     error instanceof joseErrors.JWKSTimeout ||

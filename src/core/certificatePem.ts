@@ -1,6 +1,7 @@
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { BrokerError } from './errors';
+import { azureSdk } from './lazyAzureSdk';
 
 /** A Key Vault certificate's secret, turned into what ClientCertificateCredential wants. */
 export interface NormalizedCertificate {
@@ -62,6 +63,8 @@ function readPem(value: string): { certificates: X509Certificate[]; key: KeyObje
 }
 
 function readPkcs12(value: string): { certificates: X509Certificate[]; key: KeyObject } {
+  // node-forge (600 KB) is needed for PKCS#12 only; it is loaded with the Azure SDK on first use.
+  const { forge } = azureSdk();
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     const der = forge.util.decode64(value.replace(/\s+/g, ''));

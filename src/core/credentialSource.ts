@@ -1,6 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
-import { CertificateClient, type CertificateProperties } from '@azure/keyvault-certificates';
-import { SecretClient, type KeyVaultSecret, type SecretProperties } from '@azure/keyvault-secrets';
+import type { CertificateClient, CertificateProperties } from '@azure/keyvault-certificates';
+import type { KeyVaultSecret, SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { normalizeCertificateSecret } from './certificatePem';
 import { type Clock, systemClock } from './clock';
 import type { BrokerConfig } from './config';
@@ -8,6 +8,7 @@ import type { ClientCredential, CredentialProperties, CredentialSource } from '.
 import { withDeadline } from './deadline';
 import { BrokerError } from './errors';
 import { classifyKeyVaultError } from './keyVaultErrors';
+import { azureSdk } from './lazyAzureSdk';
 import type { Logger } from './logger';
 import type { SecretRegistry } from './redact';
 
@@ -89,8 +90,9 @@ class KeyVaultCredentialSource implements CredentialSource {
   private readonly clock: Clock;
   private readonly timeoutMs: number;
   private readonly log: Logger;
-  private readonly secretClient: SecretClient;
-  private readonly certificateClient: CertificateClient | undefined;
+  private readonly clientArgs: ConstructorParameters<typeof SecretClient>;
+  private secretClientInstance: SecretClient | undefined;
+  private certificateClientInstance: CertificateClient | undefined;
 
   private inUse: ClientCredential | undefined;
   private currentLoad: Promise<ClientCredential> | undefined;
@@ -113,11 +115,20 @@ class KeyVaultCredentialSource implements CredentialSource {
       retryOptions: { maxRetries: 0 },
       ...(options.tlsCaPem ? { tlsOptions: { ca: options.tlsCaPem } } : {}),
     };
-    this.secretClient = new SecretClient(options.config.keyVaultUrl, options.managedIdentity, clientOptions);
-    this.certificateClient =
-      this.kind === 'certificate'
-        ? new CertificateClient(options.config.keyVaultUrl, options.managedIdentity, clientOptions)
-        : undefined;
+    this.clientArgs = [options.config.keyVaultUrl, options.managedIdentity, clientOptions];
+  }
+
+  /** Built on the first Key Vault read, so that creating the broker does not load the Azure SDK. */
+  private get secretClient(): SecretClient {
+    this.secretClientInstance ??= new (azureSdk().SecretClient)(...this.clientArgs);
+    return this.secretClientInstance;
+  }
+
+  /** The certificate client in certificate mode (first use builds it), otherwise undefined. */
+  private get certificateClient(): CertificateClient | undefined {
+    if (this.kind !== 'certificate') return undefined;
+    this.certificateClientInstance ??= new (azureSdk().CertificateClient)(...this.clientArgs);
+    return this.certificateClientInstance;
   }
 
   peek(): ClientCredential | undefined {

@@ -31,13 +31,57 @@ export interface LoggerOptions {
 
 const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-// The Functions Node worker forwards console output to the host (and so to Application Insights
-// `traces`) with the matching severity; writing to process.stdout directly would bypass that.
+// Where lines go in Azure: the Node worker does not intercept `console` (hence the
+// azure-function-log-intercept package); `console.info` is a synchronous write of the line to the
+// worker process's stdout, which the Functions host collects line by line. That write — a system
+// call per request for the audit line — was the largest single cost of a cache-hit token request.
+// So info and debug lines are collected and written with ONE `process.stdout.write` per
+// event-loop turn (setImmediate), each still its own newline-terminated JSON line: what reaches
+// stdout, and so the host, is the same lines as before. Warnings and errors go out at once, as
+// before (console.warn / console.error, stderr): they are rare and must not wait. What is pending
+// is written synchronously when the process exits (`exit`, which also runs after an uncaught
+// exception or `process.exit()`); only a SIGKILL can lose the lines of the current turn.
+const pendingLines: string[] = [];
+let flushScheduled = false;
+let exitHookInstalled = false;
+
+function flushPendingLines(): void {
+  flushScheduled = false;
+  if (pendingLines.length === 0) return;
+  const chunk = `${pendingLines.join('\n')}\n`;
+  pendingLines.length = 0;
+  // As console.info does: a broken stdout (EPIPE, closed pipe) must not take the broker down,
+  // whether the error comes synchronously or as an 'error' event.
+  const stdout = process.stdout;
+  if (stdout.listenerCount('error') === 0) stdout.once('error', ignoreStdoutError);
+  try {
+    stdout.write(chunk, (error) => {
+      // An asynchronous failure (a pipe) is reported here first, then as an 'error' event.
+      if (error && stdout.listenerCount('error') === 0) stdout.once('error', ignoreStdoutError);
+    });
+  } catch {
+    // Dropped, as console would drop it.
+  } finally {
+    stdout.removeListener('error', ignoreStdoutError);
+  }
+}
+
+function ignoreStdoutError(): void {}
+
 const defaultSink: LogSink = (line, level) => {
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);
-  // eslint-disable-next-line no-console
-  else console.info(line);
+  else {
+    pendingLines.push(line);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.once('exit', flushPendingLines);
+      }
+      setImmediate(flushPendingLines);
+    }
+  }
 };
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -45,19 +89,34 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const clock = options.clock ?? systemClock;
   const minLevel = LEVEL_ORDER[options.minLevel ?? 'info'];
   const secrets = options.secrets;
+  // The ISO time of the last line, reused while the clock stays on the same millisecond (a busy
+  // instance writes many audit lines per millisecond; formatting a Date is a third of a line's cost).
+  let lastTimeMs = NaN;
+  let lastTime = '';
+  const isoTime = (ms: number): string => {
+    if (ms !== lastTimeMs) {
+      lastTime = new Date(ms).toISOString();
+      lastTimeMs = ms;
+    }
+    return lastTime;
+  };
 
   const make = (component: string): Logger => {
     const write = (level: LogLevel, event: string, fields?: LogFields): void => {
       if (LEVEL_ORDER[level] < minLevel) return;
       const record: Record<string, unknown> = {
-        time: new Date(clock.now()).toISOString(),
+        time: isoTime(clock.now()),
         level,
         component,
         event,
       };
       if (fields) {
-        for (const [key, value] of Object.entries(fields)) {
-          if (!(key in record)) record[key] = sanitizeValue(value, secrets, 0);
+        // for…in over own keys, skipping undefined values (JSON.stringify drops them anyway): the
+        // same line as Object.entries gives, without an array per field on every request.
+        for (const key in fields) {
+          if (!Object.hasOwn(fields, key) || key in record) continue;
+          const value = fields[key];
+          if (value !== undefined) record[key] = sanitizeValue(value, secrets, 0);
         }
       }
       let line: string;

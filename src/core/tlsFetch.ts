@@ -1,5 +1,16 @@
-import { request as httpsRequest } from 'node:https';
+import type * as https from 'node:https';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+
+let httpsModule: typeof https | undefined;
+/**
+ * node:https (and with it node:tls) on first use: only the local stack and tests pass a CA, and
+ * loading them costs the app's load about a millisecond in Azure, where this is never called.
+ */
+function httpsRequest(...args: Parameters<typeof https.request>): ReturnType<typeof https.request> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  httpsModule ??= require('node:https') as typeof https;
+  return httpsModule.request(...args);
+}
 
 /**
  * A `fetch` built on node:https that also trusts `caPem` (the emulator's CA in tests and local

@@ -1,11 +1,4 @@
-import {
-  ClientAssertionCredential,
-  ClientCertificateCredential,
-  ClientSecretCredential,
-  type AccessToken,
-  type TokenCredential,
-  type TokenCredentialOptions,
-} from '@azure/identity';
+import type { AccessToken, TokenCredential, TokenCredentialOptions } from '@azure/identity';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { type Clock, systemClock } from './clock';
 import type { BrokerConfig } from './config';
@@ -14,6 +7,7 @@ import { withDeadline } from './deadline';
 import { classifyEntraError, summarizeUpstreamError } from './entraErrors';
 import { BrokerError } from './errors';
 import { HttpExchangeRecorder } from './httpExchangeRecorder';
+import { azureSdk } from './lazyAzureSdk';
 import type { Logger } from './logger';
 
 /** A token as Entra issued it, with times on the injected clock. */
@@ -174,6 +168,7 @@ function buildSdkCredential(
   managedIdentity: TokenCredential | undefined,
   onAssertionFailure: (error: unknown) => void,
 ): TokenCredential {
+  const { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential } = azureSdk();
   switch (credential.kind) {
     case 'secret':
       return new ClientSecretCredential(config.tenantId, config.clientId, credential.secret, sdkOptions);

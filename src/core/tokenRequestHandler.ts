@@ -2,7 +2,7 @@ import type { CallerAuthenticator, CallerIdentity } from './callerAuth';
 import { type Clock, systemClock } from './clock';
 import type { BrokerConfig } from './config';
 import { BrokerError, type BrokerErrorCode } from './errors';
-import { errorResponse, jsonResponse, serverErrorResponse, toHttpError } from './httpErrors';
+import { baseResponseHeaders, errorResponse, serverErrorResponse, toHttpError } from './httpErrors';
 import type { Logger } from './logger';
 import { authorizeScope } from './policy';
 import type { RateLimiter } from './rateLimiter';
@@ -84,6 +84,15 @@ export function createTokenRequestHandler(
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const logger = options.logger.child('TokenEndpoint');
+  // JSON form of the last access token served per (configured, so few) scope: see serializeTokenResponse.
+  const accessTokenJson = new Map<string, { readonly token: string; readonly json: string }>();
+  const tokenJson = (scope: string, token: string): string => {
+    const known = accessTokenJson.get(scope);
+    if (known !== undefined && known.token === token) return known.json;
+    const json = JSON.stringify(token);
+    accessTokenJson.set(scope, { token, json });
+    return json;
+  };
 
   const handle = async (request: CoreHttpRequest, audit: AuditRecord): Promise<CoreHttpResponse> => {
     const method = request.method.toUpperCase();
@@ -117,7 +126,12 @@ export function createTokenRequestHandler(
 
     const served = await tokens.getToken(canonical);
     audit.cacheHit = served.cacheHit;
-    return jsonResponse(200, { ...buildTokenResponse(served, canonical, config, clock.now(), random) });
+    const body = buildTokenResponse(served, canonical, config, clock.now(), random);
+    return {
+      status: 200,
+      headers: baseResponseHeaders(),
+      body: serializeTokenResponse(body, tokenJson(canonical, body.access_token)),
+    };
   };
 
   return async (request) => {
@@ -165,6 +179,19 @@ export function buildTokenResponse(
     scope,
     refresh_in: computeRefreshInSeconds(served, nowMs, expiresIn, config.tokenMinLifetimeSeconds, random),
   };
+}
+
+/**
+ * `JSON.stringify(body)`, byte for byte, with the access token's JSON form supplied by the caller.
+ * The token (a kilobyte or more) is the only large value; JSON-escaping it was the largest part of
+ * a cache-hit response, and one cached token is served many times, so the handler escapes it once.
+ */
+export function serializeTokenResponse(body: TokenResponseBody, accessTokenJson: string): string {
+  return (
+    `{"token_type":${JSON.stringify(body.token_type)},"access_token":${accessTokenJson}` +
+    `,"expires_in":${JSON.stringify(body.expires_in)},"expires_on":${JSON.stringify(body.expires_on)}` +
+    `,"scope":${JSON.stringify(body.scope)},"refresh_in":${JSON.stringify(body.refresh_in)}}`
+  );
 }
 
 /**

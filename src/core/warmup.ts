@@ -90,7 +90,10 @@ export function createWarmupRunner(options: WarmupRunnerOptions): () => Promise<
   const { config, engine, credentialSource } = options;
   const logger = options.logger.child('Warmup');
   const clock = options.clock ?? systemClock;
-  const refreshWindowMs = options.refreshWindowMs ?? warmupIntervalMs(config.warmupSchedule, clock.now());
+  // Computed on the first run, not here: enumerating the schedule's runs with croner takes
+  // milliseconds, and this runs while the app loads (before the host can index the functions).
+  let refreshWindowMsValue = options.refreshWindowMs;
+  const refreshWindowMs = (): number => (refreshWindowMsValue ??= warmupIntervalMs(config.warmupSchedule, clock.now()));
 
   // Every alert of a run goes through here so that the report can list what this run raised.
   let raisedThisRun: AlertEventName[] = [];
@@ -180,14 +183,14 @@ export function createWarmupRunner(options: WarmupRunnerOptions): () => Promise<
         failingStreakAlerted.delete(scope);
         continue;
       }
-      if (now - since < refreshWindowMs || failingStreakAlerted.get(scope) === since) continue;
+      if (now - since < refreshWindowMs() || failingStreakAlerted.get(scope) === since) continue;
       failingStreakAlerted.set(scope, since);
       const lastError = outcomes.find((item) => item.scope === scope)?.error;
       const details: Record<string, string | number | boolean> = {
         scope,
         failingSince: new Date(since).toISOString(),
         failingForSeconds: Math.round((now - since) / 1000),
-        refreshWindowSeconds: Math.round(refreshWindowMs / 1000),
+        refreshWindowSeconds: Math.round(refreshWindowMs() / 1000),
       };
       if (lastError !== undefined) details.code = lastError.code;
       if (lastError?.aadsts !== undefined) details.aadsts = lastError.aadsts;

@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
 import { createLogger, describeError } from '../../../src/core/logger';
 import { BrokerError } from '../../../src/core/errors';
 import { SecretRegistry, redactText, truncateForLog } from '../../../src/core/redact';
@@ -111,5 +116,85 @@ describe('redactText', () => {
 
   it('truncates long input for logs', () => {
     expect(truncateForLog('a'.repeat(300))).toMatch(/^a{200}….*300 chars/);
+  });
+});
+
+describe('default sink (no sink given): stdout lines batched per event-loop turn', () => {
+  const flushTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes info lines with one stdout write per turn, each its own newline-terminated JSON line', async () => {
+    const writes: string[] = [];
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    try {
+      const logger = createLogger({ clock: { now: () => Date.UTC(2026, 10, 28) } });
+      logger.info('First', { n: 1 });
+      logger.info('Second', { n: 2 });
+      logger.info('Third', { n: 3 });
+      expect(writes).toEqual([]);
+      await flushTurn();
+      expect(writes).toHaveLength(1);
+      expect(writes[0]!.endsWith('\n')).toBe(true);
+      const lines = writes[0]!.slice(0, -1).split('\n');
+      expect(lines.map((line) => (JSON.parse(line) as { event: string }).event)).toEqual(['First', 'Second', 'Third']);
+      logger.info('NextTurn');
+      await flushTurn();
+      expect(writes).toHaveLength(2);
+      expect(JSON.parse(writes[1]!)).toMatchObject({ event: 'NextTurn', level: 'info' });
+    } finally {
+      stdout.mockRestore();
+    }
+  });
+
+  it('writes warnings and errors at once, to console.warn and console.error', () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const logger = createLogger();
+      logger.warn('Careful');
+      logger.error('Broken');
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(JSON.parse(warn.mock.calls[0]![0] as string)).toMatchObject({ event: 'Careful', level: 'warn' });
+      expect(error).toHaveBeenCalledTimes(1);
+      expect(JSON.parse(error.mock.calls[0]![0] as string)).toMatchObject({ event: 'Broken', level: 'error' });
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
+    }
+  });
+
+  it('writes what is pending when the process exits before the next turn (process.exit, uncaught error)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'logger-exit-'));
+    try {
+      const script = path.join(dir, 'exit.js');
+      const entry = path.join(dir, 'entry.ts');
+      writeFileSync(
+        entry,
+        `import { createLogger } from ${JSON.stringify(path.resolve(__dirname, '../../../src/core/logger'))};\n` +
+          "const logger = createLogger();\nlogger.info('BeforeExit', { n: 1 });\nlogger.info('AlsoBeforeExit');\n" +
+          "if (process.argv[2] === 'throw') throw new Error('boom');\nprocess.exit(0);\n",
+      );
+      buildSync({ entryPoints: [entry], outfile: script, bundle: true, platform: 'node', logLevel: 'silent' });
+      for (const mode of ['exit', 'throw']) {
+        const result = spawnSync(process.execPath, [script, mode], { encoding: 'utf8' });
+        const events = result.stdout
+          .trim()
+          .split('\n')
+          .map((line) => (JSON.parse(line) as { event: string }).event);
+        expect(events).toEqual(['BeforeExit', 'AlsoBeforeExit']);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('still drops undefined fields and keeps the line the same as with Object.entries', () => {
+    const { lines, logger } = capture();
+    logger.info('Audit', { a: undefined, b: 1, c: 'x', d: null });
+    expect(lines[0]!.line).toBe(
+      '{"time":"2026-11-28T00:00:00.000Z","level":"info","component":"broker","event":"Audit","b":1,"c":"x","d":null}',
+    );
   });
 });

@@ -1,9 +1,12 @@
 import { BrokerError } from '../../../src/core/errors';
+import fc from 'fast-check';
 import {
   computeRefreshInSeconds,
   countTopLevelKeys,
   type CoreHttpRequest,
   MAX_BODY_BYTES,
+  serializeTokenResponse,
+  type TokenResponseBody,
 } from '../../../src/core/tokenRequestHandler';
 import {
   CALLER_APP_ID,
@@ -116,6 +119,39 @@ describe('token endpoint: success (contract §1)', () => {
     const body = expectErrorBody(response, 503, 'temporarily_unavailable');
     expect(JSON.stringify(body)).not.toContain(f.tokens.accessToken);
     expect(response.headers['Retry-After']).toMatch(/^\d+$/);
+  });
+});
+
+describe('token response serialization (the access token is JSON-escaped once per token)', () => {
+  it('serves the new token, not the remembered JSON of the old one, when the provider hands out another', async () => {
+    const first = parseBody(await f.handle(request({ headers: f.bearer() })));
+    expect(first.access_token).toBe('fake-access-token-for-tests');
+    f.tokens.accessToken = 'a-refreshed-token-with-"quotes"-and-\\-and-\u2028';
+    const second = parseBody(await f.handle(request({ headers: f.bearer() })));
+    expect(second.access_token).toBe('a-refreshed-token-with-"quotes"-and-\\-and-\u2028');
+  });
+
+  it('writes exactly what JSON.stringify writes, for any token, scope and numbers', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary' }),
+        fc.integer(),
+        fc.integer(),
+        fc.integer(),
+        (token, scope, expiresIn, expiresOn, refreshIn) => {
+          const body: TokenResponseBody = {
+            token_type: 'Bearer',
+            access_token: token,
+            expires_in: expiresIn,
+            expires_on: expiresOn,
+            scope,
+            refresh_in: refreshIn,
+          };
+          expect(serializeTokenResponse(body, JSON.stringify(token))).toBe(JSON.stringify(body));
+        },
+      ),
+    );
   });
 });
 
