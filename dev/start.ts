@@ -60,11 +60,17 @@ function parsePort(name: string, fallback: number): number {
   return Number(raw);
 }
 
-/** Emulator lines get a prefix; the broker's pass through unchanged (one JSON object per line). */
+/**
+ * Emulator lines get a prefix; the broker's pass through unchanged (one JSON object per line).
+ * The broker writes warnings and errors — alert events such as SecretExpiryWarning — to stderr;
+ * every JSON log line goes to npm start's stdout all the same, so one stream holds the broker's
+ * whole log in order. Anything else (a crash trace) keeps its stream.
+ */
 function passThrough(prefix: string | undefined) {
   return (line: string, stream: 'stdout' | 'stderr'): void => {
     const out = prefix ? `${prefix}${line}` : line;
-    (stream === 'stderr' ? process.stderr : process.stdout).write(`${out}\n`);
+    const toStdout = stream === 'stdout' || line.startsWith('{');
+    (toStdout ? process.stdout : process.stderr).write(`${out}\n`);
   };
 }
 

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { demoContext, runDemoSteps, requestBrokerToken, requestCallerToken, deniedCaller } from '../../dev/demoSteps';
+import { localFetch } from '../../dev/localFetch';
 import { findFreePort } from '../../dev/ports';
 import { type StackFile, stackFileProblems } from '../../dev/stackFile';
 
@@ -33,6 +34,7 @@ describe('npm start: the local stack end to end', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-e2e-'));
   const stackFile = path.join(dir, 'stack.json');
   let output = '';
+  let stdoutOnly = '';
   let start: ChildProcess | undefined;
   let exited: Promise<number | null>;
   let stack: StackFile;
@@ -49,10 +51,15 @@ describe('npm start: the local stack end to end', () => {
         EMULATOR_PORT: '0',
         EMULATOR_THIRD_PARTY_PORT: '0',
         BROKER_STATE_DIR: dir,
+        // A contract §3 setting in npm start's environment reaches the broker: a fast warm-up timer.
+        WARMUP_SCHEDULE: '*/2 * * * * *',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    start.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    start.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      stdoutOnly += chunk.toString();
+    });
     start.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     exited = new Promise((resolve) => start!.once('exit', (code) => resolve(code)));
     stack = await waitFor(
@@ -105,6 +112,28 @@ describe('npm start: the local stack end to end', () => {
     expect(brokerLines.length).toBeGreaterThan(0);
     expect(output).not.toContain(stack.callers[0]!.clientSecret);
   });
+
+  it('shows alert events on its standard output: a secret rotated to expire in 10 days → SecretExpiryWarning', async () => {
+    const ctx = demoContext(stack);
+    const rotated = await localFetch(`${stack.control.url}/rotate`, {
+      method: 'POST',
+      ca: ctx.ca,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ expiresInDays: 10 }),
+    });
+    expect(rotated.status).toBeLessThan(300);
+    const warning = await waitFor(
+      'a SecretExpiryWarning line on stdout',
+      () =>
+        stdoutOnly
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((line) => line.event === 'SecretExpiryWarning'),
+      20_000,
+    );
+    expect(warning).toMatchObject({ severity: 'warning', credentialName: stack.keyVault.credentialName, daysLeft: 9 });
+  }, 30_000);
 
   it("prints the next commands and the local host's limits", () => {
     expect(output).toContain(`curl -s -X POST ${stack.broker.url}/api/token`);
