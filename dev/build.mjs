@@ -96,6 +96,7 @@ const devTools = [
   ['dev/host/main.ts', 'dist/dev/host.js'],
   ['dev/demo.ts', 'dist/dev/demo.js'],
   ['bench/bench.ts', 'dist/bench/bench.js'],
+  ['bench/handler.ts', 'dist/bench/handler.js'],
 ];
 
 function buildDevTool(entry, outfile) {
