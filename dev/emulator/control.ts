@@ -1,30 +1,31 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultSpec } from './faults';
+import type { RunningEmulator } from './index';
 import { parseFaultSpec } from './faults';
 import { readBody, sendJson } from './http';
 
 export const CONTROL_PREFIX = '/_emulator';
 
-/** What the control API drives (implemented by the running emulator). */
-export interface ControlTarget {
-  stats(): unknown;
-  info(): unknown;
-  setFault(fault: FaultSpec): void;
-  clearFaults(): void;
+/**
+ * What the control API drives: the running emulator's own drill methods (a type-only import of
+ * RunningEmulator, so no runtime cycle with index.ts), plus the fault list.
+ */
+export type ControlTarget = Pick<
+  RunningEmulator,
+  | 'stats'
+  | 'info'
+  | 'setFault'
+  | 'clearFaults'
+  | 'reset'
+  | 'rotate'
+  | 'setSecretEnabled'
+  | 'revokeCredential'
+  | 'expireCredentialInEntra'
+  | 'setFederatedSubject'
+  | 'rollSigningKeys'
+> & {
   listFaults(): FaultSpec[];
-  reset(): void;
-  rotate(options: {
-    name?: string;
-    expiresInDays?: number | null;
-    revokePrevious?: boolean;
-    enabled?: boolean;
-  }): Promise<{ version: string }>;
-  setSecretEnabled(version: string, enabled: boolean): void;
-  revokeCredential(version: string): void;
-  expireCredentialInEntra(version: string): void;
-  setFederatedSubject(subject: string): void;
-  rollSigningKeys(): Promise<{ kid: string }>;
-}
+};
 
 /**
  * Control API (contract §4): stats, faults, rotate, reset, plus drills

@@ -4,7 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { BrokerCredentials } from './brokerCredentials';
-import type { CredentialKind } from './brokerCredentials';
+import type { CredentialKind, RotateOptions } from './brokerCredentials';
 import { CONTROL_PREFIX, handleControl } from './control';
 import type { ControlTarget } from './control';
 import { BROKER_API_URI, BROKER_ROLE } from './directory';
@@ -61,21 +61,22 @@ export interface EmulatorStats {
 }
 
 /** Everything a client of the emulator needs (the control API's `GET /info`; `.local/emulator-info.json`). */
-export interface EmulatorInfo {
-  url: string;
-  tenantId: string;
-  authorityHost: string;
-  tokenEndpoint: string;
-  jwksUri: string;
-  keyVaultUrl: string;
-  identityEndpoint: string;
-  managedIdentity: { clientId: string; principalId: string };
-  broker: RunningEmulator['broker'];
-  scopes: string[];
-  callers: EmulatorCaller[];
-  thirdPartyApi: { url: string; audience: string };
-  controlUrl: string;
-}
+export type EmulatorInfo = Pick<
+  RunningEmulator,
+  | 'url'
+  | 'tenantId'
+  | 'authorityHost'
+  | 'tokenEndpoint'
+  | 'jwksUri'
+  | 'keyVaultUrl'
+  | 'identityEndpoint'
+  | 'managedIdentity'
+  | 'broker'
+  | 'scopes'
+  | 'callers'
+  | 'thirdPartyApi'
+  | 'controlUrl'
+>;
 
 export interface RunningEmulator {
   url: string;
@@ -104,12 +105,7 @@ export interface RunningEmulator {
   setFault(fault: FaultSpec): void;
   clearFaults(): void;
   reset(): void;
-  rotate(options: {
-    name?: string;
-    expiresInDays?: number | null;
-    revokePrevious?: boolean;
-    enabled?: boolean;
-  }): Promise<{ version: string }>;
+  rotate(options: RotateOptions): Promise<{ version: string }>;
   setSecretEnabled(version: string, enabled: boolean): void;
   revokeCredential(version: string): void;
   expireCredentialInEntra(version: string): void;

@@ -239,7 +239,8 @@ export class KeyVault {
     }
     const list = this.secrets.get(name.toLowerCase()) ?? [];
     if (version === 'versions') {
-      sendJson(res, 200, { value: list.map((item) => this.secretItem(name, item)), nextLink: null });
+      const value = byVersionId(list).map((item) => this.secretItem(name, item));
+      sendJson(res, 200, { value, nextLink: null });
       return;
     }
     const item =
@@ -326,7 +327,7 @@ export class KeyVault {
     }
     const list = this.certificates.get(name.toLowerCase()) ?? [];
     if (version === 'versions') {
-      const value = list.map((item) => {
+      const value = byVersionId(list).map((item) => {
         const { policy: _policy, cer: _cer, kid: _kid, sid: _sid, ...rest } = this.certificateBody(name, item);
         return rest;
       });
@@ -351,4 +352,13 @@ export class KeyVault {
     // Key Vault returns a disabled certificate's metadata (only its secret is refused).
     sendJson(res, 200, this.certificateBody(name, item));
   }
+}
+
+/**
+ * Key Vault promises no order for a version listing (and `created` has one-second resolution), so
+ * the emulator lists versions by version id rather than by creation: a client that took the last
+ * listed version for the newest would be caught here as it would be in Azure.
+ */
+function byVersionId<T extends { version: string }>(list: readonly T[]): T[] {
+  return [...list].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 }

@@ -225,11 +225,31 @@ class KeyVaultCredentialSource implements CredentialSource {
       }
     }
     const versions = newestFirst(await this.listVersions());
-    const chosen = versions.find((properties) => properties.enabled !== false) ?? versions[0];
+    const enabled = versions.filter((properties) => properties.enabled !== false);
+    const chosen = enabled[0] ?? versions[0];
     if (chosen === undefined) {
       throw new BrokerError('keyvault_not_found', 'The client credential has no versions in Key Vault.');
     }
+    const runnerUp = enabled[1];
+    if (this.certificateClient === undefined && runnerUp !== undefined && createdMs(runnerUp) === createdMs(chosen)) {
+      // Key Vault's `created` has one-second resolution, so two versions set in the same second
+      // (a rotation right after a deployment) cannot be ordered from the listing. Key Vault itself
+      // knows which is current: ask it. This reads the value, in this rare case only.
+      return this.toProperties(await this.readLatestSecretProperties(chosen));
+    }
     return this.toProperties(chosen);
+  }
+
+  private async readLatestSecretProperties(fallback: AnyProperties): Promise<AnyProperties> {
+    try {
+      const latest = await this.call('Reading which client credential version is current', (abortSignal) =>
+        this.secretClient.getSecret(this.config.credentialName, { abortSignal }),
+      );
+      return latest.properties.enabled === false ? fallback : latest.properties;
+    } catch (error) {
+      if (error instanceof BrokerError && error.code === 'keyvault_disabled') return fallback;
+      throw error;
+    }
   }
 
   private listVersions(): Promise<AnyProperties[]> {
@@ -310,8 +330,12 @@ class KeyVaultCredentialSource implements CredentialSource {
  * versions created in the same second tie; the one listed later wins the tie (the listing is in
  * creation order in the emulator; in Azure the order is unspecified and such a tie is a coin toss).
  */
+function createdMs(properties: AnyProperties): number {
+  return properties.createdOn?.getTime() ?? properties.updatedOn?.getTime() ?? 0;
+}
+
 function newestFirst(versions: AnyProperties[]): AnyProperties[] {
-  const time = (p: AnyProperties): number => p.createdOn?.getTime() ?? p.updatedOn?.getTime() ?? 0;
+  const time = createdMs;
   // Array.prototype.sort is stable: reversing first makes later-listed versions win ties.
   return [...versions]
     .reverse()

@@ -73,21 +73,8 @@ export function createCredentialRotator(options: CredentialRotatorOptions): Cred
     const previousVersion = inUse.properties.version;
     const candidateVersion = latest.version;
     if (candidateVersion === previousVersion) return { outcome: 'none' };
-    const inUseCreated = inUse.properties.createdOnMs;
-    if (inUseCreated !== undefined && latest.createdOnMs === inUseCreated) {
-      // Key Vault's `created` has one-second resolution: two versions created in the same second
-      // cannot be ordered, and switching could mean going back to the older one. Stay put.
-      if (dedup.first(`tie:${candidateVersion}`)) {
-        logger.warn('CredentialRotationSkipped', {
-          credentialName: config.credentialName,
-          version: candidateVersion,
-          inUseVersion: previousVersion,
-          reason:
-            'Both versions have the same creation time, so it is unclear which is newer; the version in use stays.',
-        });
-      }
-      return { outcome: 'none' };
-    }
+    // `latest` is Key Vault's current version (the credential source resolves same-second ties
+    // with Key Vault itself), and the candidate is tried before it is used: switching is safe.
     if (!latest.enabled) {
       if (dedup.first(`skipped:${candidateVersion}`)) {
         logger.info('CredentialRotationSkipped', {

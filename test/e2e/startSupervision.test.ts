@@ -1,53 +1,13 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { findFreePort } from '../../dev/ports';
+import { isAlive, root, runStart, type Started, startScript, waitFor } from './support';
 
 // `npm start`'s process supervision, with the fixture app as the "broker" (BROKER_APP) so it does not
 // depend on the broker's own code: a dying child takes the stack down, a taken port is reported.
-const root = path.resolve(__dirname, '..', '..');
-const startScript = path.join(root, 'dist', 'dev', 'start.js');
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function runStart(env: Record<string, string>): Started {
-  let output = '';
-  const child = spawn(process.execPath, [startScript], {
-    cwd: root,
-    env: { PATH: process.env.PATH, EMULATOR_PORT: '0', EMULATOR_THIRD_PARTY_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('npm start supervision', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'start-supervision-'));
   const fixtureApp = path.join(dir, 'app.js');

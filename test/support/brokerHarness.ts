@@ -16,6 +16,7 @@ import type { Clock } from '../../src/core/clock';
 import { parseConfig } from '../../src/core/config';
 import { createHealthFunction } from '../../src/functions/health';
 import { createTokenFunction } from '../../src/functions/token';
+import { useIdentityEnv } from './identityEnv';
 
 /** Real time plus an offset; `advance` moves the broker's view of time without waiting. */
 export class OffsetClock implements Clock {
@@ -83,13 +84,18 @@ export interface BrokerHarness {
   findLeaks(extra?: readonly string[]): string[];
   /** Entra token requests the broker app made for `scope` so far (since the last emulator reset). */
   entraRequests(scope?: string): number;
+  /**
+   * Adds a credential version (90 days unless `expiresInDays` says otherwise), first waiting for a later
+   * second than the previous version's creation (Key Vault's `created` has one-second resolution).
+   * @returns the new version
+   */
+  rotate(options?: { revokePrevious?: boolean; expiresInDays?: number }): Promise<string>;
   /** Restores the environment and closes the emulator. */
   close(): Promise<void>;
 }
 
 const JWT = /eyJ[A-Za-z0-9_-]{10,}/;
 const FORBIDDEN_SUBSTRINGS = ['-----BEGIN', 'PRIVATE KEY', 'client_secret=', 'client_assertion='];
-const IDENTITY_VARIABLES = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
 
 /**
  * Starts an emulator and sets IDENTITY_ENDPOINT / IDENTITY_HEADER for it (restored by `close`).
@@ -97,9 +103,9 @@ const IDENTITY_VARIABLES = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
  */
 export async function startBrokerHarness(options: EmulatorOptions = {}): Promise<BrokerHarness> {
   const emulator = await startEmulator(options);
-  const saved = IDENTITY_VARIABLES.map((name) => [name, process.env[name]] as const);
-  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
-  process.env.IDENTITY_HEADER = emulator.identityHeader;
+  const restoreIdentityEnv = useIdentityEnv(emulator);
+  /** Creation time of the newest credential version. */
+  let lastVersionCreatedMs = Date.now();
 
   const logLines: string[] = [];
   const responses: string[] = [];
@@ -201,11 +207,14 @@ export async function startBrokerHarness(options: EmulatorOptions = {}): Promise
     findLeaks,
     entraRequests: (scope = emulator.scopes[0]) =>
       emulator.stats().tokenRequests[emulator.broker.clientId]?.[scope ?? ''] ?? 0,
+    async rotate(rotation = {}) {
+      await untilNextSecond(lastVersionCreatedMs);
+      const { version } = await emulator.rotate({ expiresInDays: 90, ...rotation });
+      lastVersionCreatedMs = Date.now();
+      return version;
+    },
     async close() {
-      for (const [name, value] of saved) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
+      restoreIdentityEnv();
       await emulator.close();
     },
   };

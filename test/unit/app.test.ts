@@ -1,18 +1,10 @@
 import type * as FunctionRegistry from '../../dev/host/functionRegistry';
 import type { CapturedFunction } from '../../dev/host/functionRegistry';
+import { DEPLOYMENT_SETTINGS } from '../support/fakes/fakeConfig';
 
 // The settings a deployment would have, with the authority on a closed loopback port: the entry
 // point fetches the caller key set in the background, and no test may reach beyond 127.0.0.1.
-const settings: Record<string, string> = {
-  ENTRA_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
-  ENTRA_AUTHORITY_HOST: 'https://127.0.0.1:9',
-  ENTRA_CLIENT_ID: '22222222-2222-2222-2222-222222222222',
-  KEY_VAULT_URL: 'https://kv-broker.vault.azure.net',
-  TOKEN_SCOPES: 'api://qualys-api/.default',
-  CALLER_AUDIENCES: 'api://entra-token-broker',
-  CALLER_POLICY: JSON.stringify({ '11111111-1111-1111-1111-111111111111': ['api://qualys-api/.default'] }),
-  WARMUP_SCHEDULE: '*/30 * * * * *',
-};
+const settings: Record<string, string> = { ...DEPLOYMENT_SETTINGS, WARMUP_SCHEDULE: '*/30 * * * * *' };
 
 /** Loads the entry point in a fresh module registry and returns what it registered. */
 function loadEntryPoint(env: Record<string, string>): CapturedFunction[] {

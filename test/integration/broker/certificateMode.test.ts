@@ -20,7 +20,6 @@ import {
   startBrokerHarness,
   statuses,
   thirdPartyStatus,
-  untilNextSecond,
 } from '../../support/brokerHarness';
 
 const DAY_MS = 86_400_000;
@@ -30,8 +29,6 @@ const EXPIRES_IN_DAYS = 10;
 describe('broker (createBroker), certificate mode, against the emulator', () => {
   let harness: BrokerHarness;
   let startedMs: number;
-  /** Creation time of the newest certificate version (Key Vault's `created` has one-second resolution). */
-  let lastVersionCreatedMs: number;
   /** One base64 line of a private key the broker loaded (a canary for the leak check). */
   let privateKeyLine = '';
 
@@ -43,7 +40,6 @@ describe('broker (createBroker), certificate mode, against the emulator', () => 
       tokenLifetimeSeconds: 700,
       secretExpiresInDays: EXPIRES_IN_DAYS,
     });
-    lastVersionCreatedMs = Date.now();
   });
 
   afterAll(async () => {
@@ -51,13 +47,6 @@ describe('broker (createBroker), certificate mode, against the emulator', () => 
   });
 
   beforeEach(() => harness.emulator.reset());
-
-  async function rotate(options: { revokePrevious?: boolean; expiresInDays?: number }): Promise<string> {
-    await untilNextSecond(lastVersionCreatedMs);
-    const { version } = await harness.emulator.rotate({ expiresInDays: 90, ...options });
-    lastVersionCreatedMs = Date.now();
-    return version;
-  }
 
   function alertsFor(version: string | undefined, events: readonly string[]): string[] {
     return harness
@@ -110,7 +99,7 @@ describe('broker (createBroker), certificate mode, against the emulator', () => 
     await broker.runWarmup();
     const oldVersion = broker.credentialSource.peek()?.properties.version;
 
-    const newVersion = await rotate({});
+    const newVersion = await harness.rotate({});
     answers.push(await callToken());
     const report = await broker.runWarmup();
     answers.push(await callToken());
@@ -161,7 +150,7 @@ describe('broker (createBroker), certificate mode, against the emulator', () => 
   });
 
   it('an expired certificate: 503 with Retry-After and a CredentialExpired alert; the warm-up run reports it expired', async () => {
-    const version = await rotate({ expiresInDays: 0 });
+    const version = await harness.rotate({ expiresInDays: 0 });
     const { broker, callToken } = harness.build();
     const answer = await callToken();
     expectUnavailable(answer);
@@ -182,12 +171,12 @@ describe('broker (createBroker), certificate mode, against the emulator', () => 
   // latest certificate and callers get 503 until the next warm-up run rotates.
   it('rotation with revokePrevious (old certificate removed from the app at once) is recovered without a failed call (AADSTS700027 must reload the latest certificate)', async () => {
     const scope = harness.emulator.scopes[0] as string;
-    await rotate({});
+    await harness.rotate({});
     const { broker, callToken, clock } = harness.build();
     const answers: HarnessAnswer[] = [await callToken()];
     await broker.runWarmup();
 
-    const newVersion = await rotate({ revokePrevious: true });
+    const newVersion = await harness.rotate({ revokePrevious: true });
     // Past half-life: the background refresh meets the removed certificate (AADSTS700027 "key not
     // found"); like a revoked secret, it should read the latest version and succeed with it.
     clock.advance(360_000);

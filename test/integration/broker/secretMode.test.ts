@@ -18,7 +18,6 @@ import {
   startBrokerHarness,
   statuses,
   thirdPartyStatus,
-  untilNextSecond,
 } from '../../support/brokerHarness';
 
 const CANARY = `canary-secret-mode-${randomUUID()}`;
@@ -29,8 +28,6 @@ const EXPIRES_IN_DAYS = 10;
 describe('broker (createBroker), secret mode, against the emulator', () => {
   let harness: BrokerHarness;
   let startedMs: number;
-  /** Creation time of the newest secret version (Key Vault's `created` has one-second resolution). */
-  let lastVersionCreatedMs: number;
 
   beforeAll(async () => {
     startedMs = Date.now();
@@ -40,7 +37,6 @@ describe('broker (createBroker), secret mode, against the emulator', () => {
       tokenLifetimeSeconds: 700,
       secretExpiresInDays: EXPIRES_IN_DAYS,
     });
-    lastVersionCreatedMs = Date.now();
   });
 
   afterAll(async () => {
@@ -48,13 +44,6 @@ describe('broker (createBroker), secret mode, against the emulator', () => {
   });
 
   beforeEach(() => harness.emulator.reset());
-
-  async function rotate(options: { revokePrevious?: boolean }): Promise<string> {
-    await untilNextSecond(lastVersionCreatedMs);
-    const { version } = await harness.emulator.rotate({ expiresInDays: 90, ...options });
-    lastVersionCreatedMs = Date.now();
-    return version;
-  }
 
   it('serves a workload a contract-shaped token the third-party API accepts; the second call is a cache hit', async () => {
     await exerciseAcquireAndCache(harness);
@@ -108,7 +97,7 @@ describe('broker (createBroker), secret mode, against the emulator', () => {
     const oldVersion = broker.credentialSource.peek()?.properties.version;
     const oldToken = answers[0]?.body.access_token;
 
-    const newVersion = await rotate({ revokePrevious: true });
+    const newVersion = await harness.rotate({ revokePrevious: true });
     answers.push(await callToken());
     // Past half-life: the cached token is served while the background refresh meets the revoked
     // secret (AADSTS7000215), reads the latest version from Key Vault and succeeds with it.
@@ -138,7 +127,7 @@ describe('broker (createBroker), secret mode, against the emulator', () => {
     expect((await broker.runWarmup()).scopes.map((item) => item.outcome)).toEqual(['fresh', 'refreshed']);
     const oldVersion = broker.credentialSource.peek()?.properties.version;
 
-    const newVersion = await rotate({ revokePrevious: true });
+    const newVersion = await harness.rotate({ revokePrevious: true });
     answers.push(await callToken());
     const report = await broker.runWarmup();
     expect(report.rotation).toBe('rotated');

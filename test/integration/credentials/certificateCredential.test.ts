@@ -9,7 +9,8 @@ import { createManagedIdentityCredential } from '../../../src/core/managedIdenti
 import { SecretRegistry } from '../../../src/core/redact';
 import { createTlsFetch } from '../../../src/core/tlsFetch';
 import { createEntraTokenClient, type TokenClient } from '../../../src/core/tokenClient';
-import { ErrorLog, capturingLogger, configFor, useIdentityEnv } from './support';
+import { ErrorLog, configFor, useIdentityEnv } from './support';
+import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 
 const DAY_MS = 86_400_000;
 
@@ -37,7 +38,7 @@ describe('credentials (certificate): Key Vault certificate, Entra via ClientCert
     });
     restoreEnv = useIdentityEnv(emulator);
     config = configFor(emulator);
-    const captured = capturingLogger();
+    const captured = createRecordingLogger();
     lines = captured.lines;
     source = createKeyVaultCredentialSource({
       config,

@@ -9,7 +9,8 @@ import { SecretRegistry } from '../../../src/core/redact';
 import { createTlsFetch } from '../../../src/core/tlsFetch';
 import { createEntraTokenClient, TOKEN_EXCHANGE_SCOPE } from '../../../src/core/tokenClient';
 import type { Logger } from '../../../src/core/logger';
-import { ErrorLog, capturingLogger, configFor, useIdentityEnv } from './support';
+import { ErrorLog, configFor, useIdentityEnv } from './support';
+import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 
 describe('credentials (federated): managed identity token as client assertion', () => {
   let emulator: RunningEmulator;
@@ -27,7 +28,7 @@ describe('credentials (federated): managed identity token as client assertion', 
     emulator = await startEmulator({ credentialKind: 'federated' });
     restoreEnv = useIdentityEnv(emulator);
     config = configFor(emulator);
-    const captured = capturingLogger();
+    const captured = createRecordingLogger();
     lines = captured.lines;
     logger = captured.logger;
     const real = createManagedIdentityCredential({ config, tlsCaPem: emulator.caPem });

@@ -3,7 +3,8 @@ import { createKeyVaultCredentialSource } from '../../../src/core/credentialSour
 import type { CredentialSource } from '../../../src/core/credentialTypes';
 import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
 import { SecretRegistry } from '../../../src/core/redact';
-import { ErrorLog, capturingLogger, configFor, useIdentityEnv } from './support';
+import { ErrorLog, configFor, useIdentityEnv } from './support';
+import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 
 // Its own file: MSAL caches managed identity tokens process-wide, so these faults only show while
 // no Key Vault token has been cached in this jest worker.
@@ -26,7 +27,7 @@ describe('credentials: the managed identity failing under a Key Vault read', () 
     return createKeyVaultCredentialSource({
       config,
       managedIdentity: createManagedIdentityCredential({ config, tlsCaPem: emulator.caPem }),
-      logger: capturingLogger().logger,
+      logger: createRecordingLogger().logger,
       secrets: new SecretRegistry(),
       tlsCaPem: emulator.caPem,
       timeoutMs,

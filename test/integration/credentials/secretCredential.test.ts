@@ -7,7 +7,8 @@ import { createManagedIdentityCredential } from '../../../src/core/managedIdenti
 import { SecretRegistry } from '../../../src/core/redact';
 import { createTlsFetch } from '../../../src/core/tlsFetch';
 import { createEntraTokenClient, type TokenClient } from '../../../src/core/tokenClient';
-import { ErrorLog, capturingLogger, closedPort, configFor, fixedClock, useIdentityEnv } from './support';
+import { ErrorLog, closedPort, configFor, fixedClock, useIdentityEnv } from './support';
+import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 
 const CANARY = 'canary-broker-secret-6d2f0a1c9b';
 const CLOCK_START = Date.UTC(2026, 10, 28, 9, 0, 0);
@@ -28,7 +29,7 @@ describe('credentials (secret): Key Vault via managed identity, Entra via Client
     restoreEnv = useIdentityEnv(emulator);
     config = configFor(emulator);
     secrets = new SecretRegistry();
-    const captured = capturingLogger();
+    const captured = createRecordingLogger();
     lines = captured.lines;
     const managedIdentity = createManagedIdentityCredential({ config, tlsCaPem: emulator.caPem });
     source = createKeyVaultCredentialSource({
@@ -88,6 +89,17 @@ describe('credentials (secret): Key Vault via managed identity, Entra via Client
       source.promote(before);
     });
 
+    it('latestProperties() names the version Key Vault calls current when two were created in the same second', async () => {
+      const before = await source.current();
+      // Two rotations in a row land in the same `created` second more often than not; whichever
+      // second they fall in, the answer must be the one set last.
+      await emulator.rotate({ expiresInDays: 30 });
+      const { version: last } = await emulator.rotate({ expiresInDays: 20 });
+      expect((await source.latestProperties()).version).toBe(last);
+      expect((await source.load()).properties.version).toBe(last);
+      source.promote(before);
+    });
+
     it('load(version) reads that version; a disabled one → keyvault_disabled', async () => {
       const current = await source.current();
       const again = await source.load(current.properties.version);
@@ -112,7 +124,7 @@ describe('credentials (secret): Key Vault via managed identity, Entra via Client
       const other = createKeyVaultCredentialSource({
         config: configFor(emulator, { CLIENT_CREDENTIAL_NAME: 'no-such-secret' }),
         managedIdentity: createManagedIdentityCredential({ config, tlsCaPem: emulator.caPem }),
-        logger: capturingLogger().logger,
+        logger: createRecordingLogger().logger,
         secrets,
         tlsCaPem: emulator.caPem,
       });
@@ -152,7 +164,7 @@ describe('credentials (secret): Key Vault via managed identity, Entra via Client
       return createKeyVaultCredentialSource({
         config,
         managedIdentity: createManagedIdentityCredential({ config, tlsCaPem: emulator.caPem }),
-        logger: capturingLogger().logger,
+        logger: createRecordingLogger().logger,
         secrets,
         tlsCaPem: emulator.caPem,
         timeoutMs,
@@ -215,7 +227,7 @@ describe('credentials (secret): Key Vault via managed identity, Entra via Client
     ])('%s → entra_configuration', async (_what, setting) => {
       const misconfigured = createEntraTokenClient({
         config: configFor(emulator, { [setting]: '0badc0de-0000-4000-8000-000000000000' }),
-        logger: capturingLogger().logger,
+        logger: createRecordingLogger().logger,
         tlsCaPem: emulator.caPem,
       });
       await errors.expectCode(
@@ -262,14 +274,14 @@ describe('credentials (secret): Key Vault via managed identity, Entra via Client
       const port = await closedPort();
       const refused = createEntraTokenClient({
         config: configFor(emulator, { ENTRA_AUTHORITY_HOST: `https://127.0.0.1:${port}` }),
-        logger: capturingLogger().logger,
+        logger: createRecordingLogger().logger,
         tlsCaPem: emulator.caPem,
       });
       await errors.expectCode(refused.acquire(await source.current(), emulator.scopes[0]!), 'entra_transient');
     });
 
     it('an untrusted TLS certificate → entra_transient', async () => {
-      const untrusting = createEntraTokenClient({ config, logger: capturingLogger().logger });
+      const untrusting = createEntraTokenClient({ config, logger: createRecordingLogger().logger });
       await errors.expectCode(untrusting.acquire(await source.current(), emulator.scopes[0]!), 'entra_transient');
     });
   });

@@ -1,24 +1,14 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { ClientCertificateCredential, ManagedIdentityCredential } from '@azure/identity';
+import { ClientCertificateCredential } from '@azure/identity';
 import { CertificateClient } from '@azure/keyvault-certificates';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { decodeJwt, SignJWT } from 'jose';
 import { startEmulator } from '../../../dev/emulator';
 import type { RunningEmulator } from '../../../dev/emulator';
 import { generateRsaKeyPair, issueCertificate } from '../../../dev/emulator/tls';
-import { httpsJson, withIdentityEnv } from './support';
+import { httpsJson, miCredential, sdkOptions, withIdentityEnv } from './support';
 
 const DAY_MS = 86_400_000;
-
-function miCredential(emulator: RunningEmulator): ManagedIdentityCredential {
-  return new ManagedIdentityCredential(emulator.managedIdentity.clientId, { tlsOptions: { ca: emulator.caPem } });
-}
-
-const sdkOptions = (emulator: RunningEmulator) => ({
-  authorityHost: emulator.authorityHost,
-  disableInstanceDiscovery: true,
-  tlsOptions: { ca: emulator.caPem },
-});
 
 describe('emulator: certificate credential (issue 7)', () => {
   let emulator: RunningEmulator;

@@ -1,21 +1,11 @@
-import { ClientAssertionCredential, ManagedIdentityCredential } from '@azure/identity';
+import { ClientAssertionCredential } from '@azure/identity';
 import { decodeJwt } from 'jose';
 import { startEmulator } from '../../../dev/emulator';
 import type { RunningEmulator } from '../../../dev/emulator';
-import { httpsJson, withIdentityEnv } from './support';
+import { httpsJson, miCredential, sdkOptions, withIdentityEnv } from './support';
 
 // One emulator per file: MSAL pins the first managed identity source (IDENTITY_ENDPOINT, header and
 // TLS settings) in a process-wide static, so a second emulator's endpoint would never be called.
-
-function miCredential(emulator: RunningEmulator): ManagedIdentityCredential {
-  return new ManagedIdentityCredential(emulator.managedIdentity.clientId, { tlsOptions: { ca: emulator.caPem } });
-}
-
-const sdkOptions = (emulator: RunningEmulator) => ({
-  authorityHost: emulator.authorityHost,
-  disableInstanceDiscovery: true,
-  tlsOptions: { ca: emulator.caPem },
-});
 
 describe('emulator: federated credential (issue 7)', () => {
   let emulator: RunningEmulator;

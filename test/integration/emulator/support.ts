@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import { ManagedIdentityCredential } from '@azure/identity';
 import type { RunningEmulator } from '../../../dev/emulator';
 
 export interface JsonAnswer {
@@ -59,20 +60,16 @@ export function httpsJson(
   });
 }
 
-/** Runs `work` with IDENTITY_ENDPOINT/IDENTITY_HEADER pointing at the emulator, then restores them. */
-export async function withIdentityEnv<T>(emulator: RunningEmulator, work: () => Promise<T>): Promise<T> {
-  const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
-  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
-  process.env.IDENTITY_HEADER = emulator.identityHeader;
-  try {
-    return await work();
-  } finally {
-    restore('IDENTITY_ENDPOINT', saved.endpoint);
-    restore('IDENTITY_HEADER', saved.header);
-  }
+/** The emulator's managed identity (user-assigned: its client ID keeps MSAL's process-wide MI cache per emulator). */
+export function miCredential(emulator: RunningEmulator): ManagedIdentityCredential {
+  return new ManagedIdentityCredential(emulator.managedIdentity.clientId, { tlsOptions: { ca: emulator.caPem } });
 }
 
-function restore(name: string, value: string | undefined): void {
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
-}
+/** @azure/identity options for a credential that talks to the emulated Entra. */
+export const sdkOptions = (emulator: RunningEmulator) => ({
+  authorityHost: emulator.authorityHost,
+  disableInstanceDiscovery: true,
+  tlsOptions: { ca: emulator.caPem },
+});
+
+export { withIdentityEnv } from '../../support/identityEnv';

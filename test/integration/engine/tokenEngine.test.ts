@@ -6,34 +6,21 @@
 import { randomUUID } from 'node:crypto';
 import { startEmulator } from '../../../dev/emulator';
 import type { RunningEmulator } from '../../../dev/emulator';
-import type { Clock } from '../../../src/core/clock';
 import { type BrokerConfig, parseConfig } from '../../../src/core/config';
 import { createKeyVaultCredentialSource } from '../../../src/core/credentialSource';
 import type { CredentialSource } from '../../../src/core/credentialTypes';
-import { BrokerError } from '../../../src/core/errors';
 import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
 import { SecretRegistry } from '../../../src/core/redact';
 import { createEntraTokenClient } from '../../../src/core/tokenClient';
 import { MAX_ATTEMPTS, TokenEngine, type TokenEngineOptions } from '../../../src/core/tokenEngine';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
+import { useIdentityEnv } from '../../support/identityEnv';
 import { createRecordingLogger, type RecordingLogger } from '../../support/fakes/recordingLogger';
+import { OffsetClock } from '../../support/brokerHarness';
+import { failureOf } from '../../support/failureOf';
 
 const CANARY = `canary-engine-${randomUUID()}`;
 const SECOND = 1000;
-
-/** Real time plus an offset the test moves: tokens come from the emulator in real time, the engine's notion of "now" jumps. */
-class OffsetClock implements Clock {
-  offsetMs = 0;
-  constructor(initialOffsetMs = 0) {
-    this.offsetMs = initialOffsetMs;
-  }
-  now(): number {
-    return Date.now() + this.offsetMs;
-  }
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
-}
 
 interface Harness {
   engine: TokenEngine;
@@ -48,27 +35,20 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
   let emulator: RunningEmulator;
   let scope: string;
   let otherScope: string;
-  const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+  let restoreIdentityEnv: () => void;
   const logs: RecordingLogger[] = [];
 
   beforeAll(async () => {
     emulator = await startEmulator({ clientSecret: CANARY });
     // ManagedIdentityCredential finds the App Service endpoint through these (as in Azure).
-    process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
-    process.env.IDENTITY_HEADER = emulator.identityHeader;
+    restoreIdentityEnv = useIdentityEnv(emulator);
     scope = emulator.scopes[0]!;
     otherScope = emulator.scopes[1]!;
   });
 
   afterAll(async () => {
+    restoreIdentityEnv();
     await emulator.close();
-    for (const [name, value] of [
-      ['IDENTITY_ENDPOINT', savedEnv.endpoint],
-      ['IDENTITY_HEADER', savedEnv.header],
-    ] as const) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
   });
 
   beforeEach(() => emulator.reset());
@@ -127,16 +107,6 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
 
   function keyVaultReads(): number {
     return emulator.stats().keyVaultReads[emulator.broker.credentialName] ?? 0;
-  }
-
-  async function failureOf(promise: Promise<unknown>): Promise<BrokerError> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).toBeInstanceOf(BrokerError);
-      return error as BrokerError;
-    }
-    throw new Error('expected a BrokerError');
   }
 
   it('cold acquire: one Key Vault read, one token request, and the token works at the third-party API', async () => {

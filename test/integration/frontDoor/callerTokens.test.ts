@@ -8,7 +8,7 @@ import { startEmulator } from '../../../dev/emulator';
 import type { RunningEmulator } from '../../../dev/emulator';
 import { CallerAuthenticator, type CallerAuthenticatorOptions } from '../../../src/core/callerAuth';
 import { type BrokerConfig, parseConfig } from '../../../src/core/config';
-import { BrokerError, type BrokerErrorCode } from '../../../src/core/errors';
+import type { BrokerErrorCode } from '../../../src/core/errors';
 import { RateLimiter } from '../../../src/core/rateLimiter';
 import { createTlsFetch } from '../../../src/core/tlsFetch';
 import { type CoreHttpResponse, createTokenRequestHandler } from '../../../src/core/tokenRequestHandler';
@@ -20,6 +20,7 @@ import {
   parseBody,
   request,
 } from '../../support/frontDoorFixture';
+import { codeOf } from '../../support/failureOf';
 
 describe('front door with real caller tokens from the emulator', () => {
   let emulator: RunningEmulator;
@@ -67,16 +68,6 @@ describe('front door with real caller tokens from the emulator', () => {
       logger: logs.logger,
     });
     return { handle, tokens, logs };
-  }
-
-  async function codeOf(promise: Promise<unknown>): Promise<BrokerErrorCode> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).toBeInstanceOf(BrokerError);
-      return (error as BrokerError).code;
-    }
-    throw new Error('expected a refusal');
   }
 
   /** Claims like those of a real caller token, for tokens signed with the tenant's key via signJwt. */

@@ -25,6 +25,7 @@ import { createHealthHandler, createTokenRequestHandler } from '../../../src/cor
 import { createHealthFunction } from '../../../src/functions/health';
 import { createTokenFunction } from '../../../src/functions/token';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
+import { useIdentityEnv } from '../../support/identityEnv';
 
 const CANARY = `canary-front-door-${randomUUID()}`;
 
@@ -40,23 +41,16 @@ describe('broker end to end through the front door (emulator, real SDKs)', () =>
   const logLines: string[] = [];
   const bodies: string[] = [];
   const sentAuthorizations: string[] = [];
-  const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+  let restoreIdentityEnv: () => void;
 
   beforeAll(async () => {
     emulator = await startEmulator({ clientSecret: CANARY });
-    process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
-    process.env.IDENTITY_HEADER = emulator.identityHeader;
+    restoreIdentityEnv = useIdentityEnv(emulator);
   });
 
   afterAll(async () => {
+    restoreIdentityEnv();
     await emulator.close();
-    for (const [name, value] of [
-      ['IDENTITY_ENDPOINT', savedEnv.endpoint],
-      ['IDENTITY_HEADER', savedEnv.header],
-    ] as const) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
   });
 
   beforeEach(() => emulator.reset());

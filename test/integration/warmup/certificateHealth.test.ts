@@ -1,6 +1,7 @@
 /** Issue 7: the warm-up run watches a certificate's notAfter the way it watches a secret's expiry. */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import { buildWarmupBroker, useEmulatorIdentity } from '../../support/fakes/warmupStack';
+import { buildWarmupBroker } from '../../support/fakes/warmupStack';
+import { useIdentityEnv } from '../../support/identityEnv';
 
 describe('warm-up run: certificate credential', () => {
   let emulator: RunningEmulator;
@@ -8,7 +9,7 @@ describe('warm-up run: certificate credential', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator({ credentialKind: 'certificate', secretExpiresInDays: 10 });
-    restoreIdentity = useEmulatorIdentity(emulator);
+    restoreIdentity = useIdentityEnv(emulator);
   });
   afterAll(async () => {
     restoreIdentity();

@@ -3,7 +3,8 @@
  * the emulator with the real Key Vault source, Entra client and token engine.
  */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import { buildWarmupBroker, nextSecond, useEmulatorIdentity } from '../../support/fakes/warmupStack';
+import { buildWarmupBroker, nextSecond } from '../../support/fakes/warmupStack';
+import { useIdentityEnv } from '../../support/identityEnv';
 
 const FIVE_MINUTES = 5 * 60_000;
 
@@ -26,7 +27,7 @@ describe('warm-up run: credential health (secret)', () => {
     // One emulator per file: MSAL keeps managed identity tokens and the identity endpoint in
     // process-wide statics, so a second emulator in the same process would get the first one's token.
     emulator = await startEmulator();
-    restoreIdentity = useEmulatorIdentity(emulator);
+    restoreIdentity = useIdentityEnv(emulator);
     const probe = buildWarmupBroker(emulator);
     await probe.run();
     versions.push(probe.source.peek()!.properties.version);

@@ -1,6 +1,7 @@
 /** Issue 7: with a federated credential the timer says there is nothing to expire, instead of warning. */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import { buildWarmupBroker, useEmulatorIdentity } from '../../support/fakes/warmupStack';
+import { buildWarmupBroker } from '../../support/fakes/warmupStack';
+import { useIdentityEnv } from '../../support/identityEnv';
 
 describe('warm-up run: federated credential', () => {
   let emulator: RunningEmulator;
@@ -8,7 +9,7 @@ describe('warm-up run: federated credential', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator({ credentialKind: 'federated' });
-    restoreIdentity = useEmulatorIdentity(emulator);
+    restoreIdentity = useIdentityEnv(emulator);
   });
   afterAll(async () => {
     restoreIdentity();

@@ -3,7 +3,8 @@
  * `TokenRefreshFailing` is raised once when acquisitions have failed for a whole refresh window.
  */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import { buildWarmupBroker, useEmulatorIdentity } from '../../support/fakes/warmupStack';
+import { buildWarmupBroker } from '../../support/fakes/warmupStack';
+import { useIdentityEnv } from '../../support/identityEnv';
 
 const MINUTE = 60_000;
 
@@ -13,7 +14,7 @@ describe('warm-up run: Entra failing', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator();
-    restoreIdentity = useEmulatorIdentity(emulator);
+    restoreIdentity = useIdentityEnv(emulator);
   });
   afterAll(async () => {
     restoreIdentity();

@@ -4,7 +4,8 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import { buildWarmupBroker, nextSecond, useEmulatorIdentity, type WarmupBroker } from '../../support/fakes/warmupStack';
+import { buildWarmupBroker, nextSecond, type WarmupBroker } from '../../support/fakes/warmupStack';
+import { useIdentityEnv } from '../../support/identityEnv';
 
 const FORTY_MINUTES = 40 * 60_000;
 
@@ -44,7 +45,7 @@ describe('warm-up run: safe rotation under load', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator();
-    restoreIdentity = useEmulatorIdentity(emulator);
+    restoreIdentity = useIdentityEnv(emulator);
   });
   afterAll(async () => {
     restoreIdentity();

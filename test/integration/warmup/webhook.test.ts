@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
 import { createTlsMaterial } from '../../../dev/emulator/tls';
 import { createTlsFetch } from '../../../src/core/tlsFetch';
-import { buildWarmupBroker, useEmulatorIdentity } from '../../support/fakes/warmupStack';
+import { buildWarmupBroker } from '../../support/fakes/warmupStack';
+import { useIdentityEnv } from '../../support/identityEnv';
 
 interface Received {
   method: string;
@@ -62,7 +63,7 @@ describe('warm-up run: alert webhook', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator({ secretExpiresInDays: 10, clientSecret: CANARY });
-    restoreIdentity = useEmulatorIdentity(emulator);
+    restoreIdentity = useIdentityEnv(emulator);
   });
   afterAll(async () => {
     await Promise.all(receivers.map((receiver) => receiver.close()));

@@ -17,3 +17,17 @@ export function fakeConfig(overrides: Record<string, string> = {}): BrokerConfig
     ...overrides,
   });
 }
+
+/**
+ * Contract §3 settings as a deployment would have them, with the authority on a closed loopback
+ * port, so that nothing beyond 127.0.0.1 is ever contacted.
+ */
+export const DEPLOYMENT_SETTINGS: Readonly<Record<string, string>> = Object.freeze({
+  ENTRA_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  ENTRA_AUTHORITY_HOST: 'https://127.0.0.1:9',
+  ENTRA_CLIENT_ID: '22222222-2222-2222-2222-222222222222',
+  KEY_VAULT_URL: 'https://kv-broker.vault.azure.net',
+  TOKEN_SCOPES: 'api://qualys-api/.default',
+  CALLER_AUDIENCES: 'api://entra-token-broker',
+  CALLER_POLICY: JSON.stringify({ '11111111-1111-1111-1111-111111111111': ['api://qualys-api/.default'] }),
+});

@@ -8,6 +8,21 @@ import type { ClientCredential, CredentialProperties, CredentialSource } from '.
 
 type Method = 'current' | 'load' | 'latestProperties';
 
+/** Properties of an enabled secret version `v1` with no dates; `overrides` change any of them. */
+export function fakeProperties(overrides: Partial<CredentialProperties> = {}): CredentialProperties {
+  return {
+    name: 'entra-client-secret',
+    kind: 'secret',
+    version: 'v1',
+    enabled: true,
+    expiresOnMs: undefined,
+    notBeforeMs: undefined,
+    createdOnMs: undefined,
+    updatedOnMs: undefined,
+    ...overrides,
+  };
+}
+
 export class FakeCredentialSource implements CredentialSource {
   readonly counts: Record<Method, number> = { current: 0, load: 0, latestProperties: 0 };
   /** Value reads (first `current()` load and every `load()`), i.e. Key Vault GETs of a value. */
@@ -30,16 +45,11 @@ export class FakeCredentialSource implements CredentialSource {
   addVersion(version?: string): ClientCredential {
     this.counter += 1;
     const id = version ?? `v${this.counter}`;
-    const properties: CredentialProperties = {
+    const properties = fakeProperties({
       name: this.options.name ?? 'entra-client-secret',
-      kind: 'secret',
       version: id,
-      enabled: true,
       expiresOnMs: this.options.expiresOnMs,
-      notBeforeMs: undefined,
-      createdOnMs: undefined,
-      updatedOnMs: undefined,
-    };
+    });
     const credential: ClientCredential = { kind: 'secret', properties, secret: `fake-secret-${id}-value` };
     this.versions.push(credential);
     return credential;

@@ -1,6 +1,8 @@
 /**
  * A real structured logger (createLogger, so redaction runs) whose lines are kept in memory:
  * `lines` holds the raw JSON text (search it for leaks), `records()` the parsed objects.
+ * It is NOT given a SecretRegistry on purpose: leak checks must catch code that hands a credential
+ * to the logger, not rely on the registry scrubbing it afterwards.
  */
 import type { Clock } from '../../../src/core/clock';
 import { createLogger, type LogLevel, type Logger } from '../../../src/core/logger';

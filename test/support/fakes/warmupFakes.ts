@@ -1,30 +1,24 @@
 /**
  * Small fakes for the warm-up timer's unit tests: a clock that moves only when told, a credential
- * source holding versions in memory, an engine whose outcomes the test scripts, and an alert sink
- * that records.
+ * source holding versions in memory and an engine whose outcomes the test scripts (the recording
+ * alert sink is RecordingAlerts in ./recordingAlerts).
  */
-import type { Alert, AlertEventName, AlertSink } from '../../../src/core/alert';
-import type { Clock } from '../../../src/core/clock';
 import { type BrokerConfig, parseConfig } from '../../../src/core/config';
 import { DAY_MS } from '../../../src/core/credentialMonitor';
 import type { ClientCredential, CredentialProperties, CredentialSource } from '../../../src/core/credentialTypes';
+import type { Clock } from '../../../src/core/clock';
 import { BrokerError } from '../../../src/core/errors';
 import type { ServedToken } from '../../../src/core/tokenProvider';
 import type { RefreshOutcome } from '../../../src/core/tokenEngine';
 import type { WarmupEngine } from '../../../src/core/warmup';
+import { FAKE_START_MS, FakeClock } from './fakeClock';
 
-export const START_MS = Date.UTC(2026, 0, 1, 12, 0, 0);
+export const START_MS = FAKE_START_MS;
 
-export class ManualClock implements Clock {
-  constructor(private ms = START_MS) {}
-  now(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
+/** A FakeClock that also moves by whole days (credential expiry is counted in days). */
+export class ManualClock extends FakeClock {
   advanceDays(days: number): void {
-    this.ms += days * DAY_MS;
+    this.advance(days * DAY_MS);
   }
 }
 
@@ -43,19 +37,6 @@ export function warmupConfig(overrides: Record<string, string> = {}): BrokerConf
     WARMUP_SCHEDULE: '0 */5 * * * *',
     ...overrides,
   });
-}
-
-export class RecordingAlertSink implements AlertSink {
-  readonly alerts: Alert[] = [];
-  raise(alert: Alert): void {
-    this.alerts.push(alert);
-  }
-  events(): AlertEventName[] {
-    return this.alerts.map((alert) => alert.event);
-  }
-  ofEvent(event: AlertEventName): Alert[] {
-    return this.alerts.filter((alert) => alert.event === event);
-  }
 }
 
 interface StoredVersion {

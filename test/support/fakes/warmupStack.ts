@@ -49,19 +49,6 @@ export interface WarmupBrokerOptions {
   clock?: ManualClock;
 }
 
-/** Sets IDENTITY_ENDPOINT/IDENTITY_HEADER for the managed identity SDK; returns the restore function. */
-export function useEmulatorIdentity(emulator: RunningEmulator): () => void {
-  const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
-  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
-  process.env.IDENTITY_HEADER = emulator.identityHeader;
-  return () => {
-    if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
-    else process.env.IDENTITY_ENDPOINT = saved.endpoint;
-    if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
-    else process.env.IDENTITY_HEADER = saved.header;
-  };
-}
-
 export function buildWarmupBroker(emulator: RunningEmulator, options: WarmupBrokerOptions = {}): WarmupBroker {
   const clock = options.clock ?? new ManualClock(Date.now());
   const settings = { ...emulator.brokerSettings(), ...options.settings };

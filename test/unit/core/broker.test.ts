@@ -1,16 +1,6 @@
 import type * as BrokerModule from '../../../src/core/broker';
 import { parseConfig } from '../../../src/core/config';
-
-// Settings of a deployment; nothing is contacted (the test never calls the broker).
-const settings = {
-  ENTRA_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
-  ENTRA_AUTHORITY_HOST: 'https://127.0.0.1:9',
-  ENTRA_CLIENT_ID: '22222222-2222-2222-2222-222222222222',
-  KEY_VAULT_URL: 'https://kv-broker.vault.azure.net',
-  TOKEN_SCOPES: 'api://qualys-api/.default',
-  CALLER_AUDIENCES: 'api://entra-token-broker',
-  CALLER_POLICY: JSON.stringify({ '11111111-1111-1111-1111-111111111111': ['api://qualys-api/.default'] }),
-};
+import { DEPLOYMENT_SETTINGS } from '../../support/fakes/fakeConfig';
 
 describe('createBroker', () => {
   // Regression guard for the cold start: the Azure SDKs (msal-node, Key Vault, node-forge) are most
@@ -41,7 +31,7 @@ describe('createBroker', () => {
         }
         // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh registry with the mock needs require()
         const { createBroker } = require('../../../src/core/broker') as typeof BrokerModule;
-        const broker = createBroker(parseConfig({ ...settings, CLIENT_CREDENTIAL_KIND: kind }), {
+        const broker = createBroker(parseConfig({ ...DEPLOYMENT_SETTINGS, CLIENT_CREDENTIAL_KIND: kind }), {
           logSink: () => undefined,
         });
         expect(typeof broker.handleTokenRequest).toBe('function');

@@ -5,7 +5,7 @@ import {
   type CallerAuthenticatorOptions,
   MAX_CALLER_TOKEN_LENGTH,
 } from '../../../src/core/callerAuth';
-import { BrokerError, type BrokerErrorCode } from '../../../src/core/errors';
+import { BrokerError } from '../../../src/core/errors';
 import {
   AUDIENCE,
   AUDIENCE_GUID,
@@ -17,6 +17,7 @@ import {
   TENANT,
   testKey,
 } from '../../support/frontDoorFixture';
+import { codeOf } from '../../support/failureOf';
 import { JwksEndpoint } from '../../support/jwksServer';
 import { base64url, createSigningKey, JwtFactory, tamperPayload, truncateSignature } from '../../support/jwtFactory';
 import type { SettingsSource } from '../../../src/core/config';
@@ -51,16 +52,6 @@ function setup(options: { settings?: SettingsSource; auth?: Partial<CallerAuthen
     ...options.auth,
   });
   return { clock, jwks, jwt, logs, auth };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<BrokerErrorCode> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BrokerError);
-    return (error as BrokerError).code;
-  }
-  throw new Error('expected authenticate to refuse the token');
 }
 
 let s: Setup;

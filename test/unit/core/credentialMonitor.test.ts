@@ -5,33 +5,28 @@ import {
   wholeDaysLeft,
 } from '../../../src/core/credentialMonitor';
 import type { CredentialProperties } from '../../../src/core/credentialTypes';
-import { ManualClock, RecordingAlertSink, warmupConfig } from '../../support/fakes/warmupFakes';
+import { ManualClock, warmupConfig } from '../../support/fakes/warmupFakes';
+import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
+import { fakeProperties } from '../../support/fakes/fakeCredentialSource';
 
 function props(
   clock: ManualClock,
   overrides: Partial<CredentialProperties> & { expiresInDays?: number | null },
 ): CredentialProperties {
   const { expiresInDays = 90, ...rest } = overrides;
-  return {
-    name: 'entra-client-secret',
-    kind: 'secret',
-    version: 'v1',
-    enabled: true,
+  return fakeProperties({
     expiresOnMs: expiresInDays === null ? undefined : clock.now() + expiresInDays * DAY_MS,
-    notBeforeMs: undefined,
-    createdOnMs: undefined,
-    updatedOnMs: undefined,
     ...rest,
-  };
+  });
 }
 
 function setup(settings: Record<string, string> = {}): {
   clock: ManualClock;
-  sink: RecordingAlertSink;
+  sink: RecordingAlerts;
   monitor: ReturnType<typeof createCredentialMonitor>;
 } {
   const clock = new ManualClock();
-  const sink = new RecordingAlertSink();
+  const sink = new RecordingAlerts();
   const monitor = createCredentialMonitor({ config: warmupConfig(settings), alerts: sink, clock });
   return { clock, sink, monitor };
 }

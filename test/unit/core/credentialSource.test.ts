@@ -1,24 +1,18 @@
 import type { TokenCredential } from '@azure/identity';
-import { parseConfig } from '../../../src/core/config';
 import { createKeyVaultCredentialSource, isAzureVaultUrl } from '../../../src/core/credentialSource';
 import { silentLogger } from '../../../src/core/logger';
 import { SecretRegistry } from '../../../src/core/redact';
 import { isMicrosoftAuthorityHost } from '../../../src/core/tokenClient';
+import { fakeConfig } from '../../support/fakes/fakeConfig';
 
-const settings = {
-  ENTRA_TENANT_ID: '11111111-1111-4111-8111-111111111111',
-  ENTRA_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
-  KEY_VAULT_URL: 'https://kv.vault.azure.net',
-  TOKEN_SCOPES: 'api://33333333-3333-4333-8333-333333333333/.default',
-  CALLER_AUDIENCES: 'api://entra-token-broker',
-  CALLER_POLICY: '{}',
-};
+/** An Azure vault host: the real SDK protections stay on. */
+const KEY_VAULT_URL = 'https://kv.vault.azure.net';
 
 describe('createKeyVaultCredentialSource (federated)', () => {
   it('never touches Key Vault or the managed identity: constant credential, nothing to expire', async () => {
     const managedIdentity: TokenCredential = { getToken: jest.fn() };
     const source = createKeyVaultCredentialSource({
-      config: parseConfig({ ...settings, CLIENT_CREDENTIAL_KIND: 'federated', CLIENT_CREDENTIAL_NAME: 'unused' }),
+      config: fakeConfig({ KEY_VAULT_URL, CLIENT_CREDENTIAL_KIND: 'federated', CLIENT_CREDENTIAL_NAME: 'unused' }),
       managedIdentity,
       logger: silentLogger,
       secrets: new SecretRegistry(),
@@ -45,7 +39,7 @@ describe('createKeyVaultCredentialSource (federated)', () => {
   it('for secret/certificate, peek() is empty until something is loaded (no I/O on construction)', () => {
     const managedIdentity: TokenCredential = { getToken: jest.fn() };
     const source = createKeyVaultCredentialSource({
-      config: parseConfig(settings),
+      config: fakeConfig({ KEY_VAULT_URL }),
       managedIdentity,
       logger: silentLogger,
       secrets: new SecretRegistry(),

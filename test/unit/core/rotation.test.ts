@@ -5,17 +5,17 @@ import {
   FakeCredentialSource,
   FakeWarmupEngine,
   ManualClock,
-  RecordingAlertSink,
   rejected,
   SCOPE_A,
   warmupConfig,
 } from '../../support/fakes/warmupFakes';
+import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 
 async function setup(options: { transientFailuresBeforeAlert?: number } = {}) {
   const clock = new ManualClock();
   const source = new FakeCredentialSource(clock);
   const engine = new FakeWarmupEngine(clock, source);
-  const sink = new RecordingAlertSink();
+  const sink = new RecordingAlerts();
   source.addVersion();
   await source.current();
   const rotator = createCredentialRotator({
@@ -116,11 +116,14 @@ describe('createCredentialRotator', () => {
     expect(sink.events()).toEqual(['CredentialRotationFailed']);
   });
 
-  it('does not switch between two versions created in the same second (it could be going backwards)', async () => {
+  it('rotates to the version the source calls latest even when both were created in the same second', async () => {
+    // Regression: a rotation right after a deployment (same `created` second) was skipped, so its
+    // expiry was never checked. The source asks Key Vault which version is current in that case.
     const { source, engine, rotator } = await setup();
     source.addVersion({ createdOnMs: source.versions[0]!.properties.createdOnMs });
-    expect((await rotator.rotateIfNewer(await source.latestProperties())).outcome).toBe('none');
-    expect(engine.tried).toEqual([]);
+    const latest = await source.latestProperties();
+    expect((await rotator.rotateIfNewer(latest)).outcome).toBe('rotated');
+    expect(engine.tried.map((attempt) => attempt.version)).toEqual([latest.version]);
   });
 
   it('does not rotate to a newer version that is disabled', async () => {
@@ -139,7 +142,7 @@ describe('createCredentialRotator', () => {
       config: warmupConfig(),
       engine,
       credentialSource: source,
-      alerts: new RecordingAlertSink(),
+      alerts: new RecordingAlerts(),
       logger: silentLogger,
     });
     expect((await rotator.rotateIfNewer(await source.latestProperties())).outcome).toBe('none');

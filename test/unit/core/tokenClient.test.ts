@@ -1,6 +1,7 @@
 import { acquiredTokenFrom, createEntraTokenClient } from '../../../src/core/tokenClient';
-import { parseConfig } from '../../../src/core/config';
 import { silentLogger } from '../../../src/core/logger';
+import { FAKE_SCOPE_A, fakeConfig } from '../../support/fakes/fakeConfig';
+import { fakeProperties } from '../../support/fakes/fakeCredentialSource';
 
 const WALL = Date.UTC(2026, 10, 28, 9, 0, 0);
 const CLOCK = WALL - 7 * 60_000; // the injected clock is 7 minutes behind the wall clock
@@ -49,53 +50,27 @@ describe('acquiredTokenFrom', () => {
 });
 
 describe('createEntraTokenClient', () => {
-  const settings = {
-    ENTRA_TENANT_ID: '11111111-1111-4111-8111-111111111111',
-    ENTRA_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
-    KEY_VAULT_URL: 'https://kv.vault.azure.net',
-    TOKEN_SCOPES: 'api://33333333-3333-4333-8333-333333333333/.default',
-    CALLER_AUDIENCES: 'api://entra-token-broker',
-    CALLER_POLICY: '{}',
-    CLIENT_CREDENTIAL_KIND: 'federated',
-  };
+  const config = fakeConfig({ CLIENT_CREDENTIAL_KIND: 'federated' });
 
   it('federated without a managed identity → credential_invalid before any request', async () => {
-    const client = createEntraTokenClient({ config: parseConfig(settings), logger: silentLogger });
+    const client = createEntraTokenClient({ config, logger: silentLogger });
     const federated = {
       kind: 'federated' as const,
-      properties: {
-        name: 'x',
-        kind: 'federated' as const,
-        version: 'federated',
-        enabled: true,
-        expiresOnMs: undefined,
-        notBeforeMs: undefined,
-        createdOnMs: undefined,
-        updatedOnMs: undefined,
-      },
+      properties: fakeProperties({ name: 'x', kind: 'federated', version: 'federated' }),
     };
-    await expect(client.acquire(federated, settings.TOKEN_SCOPES)).rejects.toMatchObject({
+    await expect(client.acquire(federated, FAKE_SCOPE_A)).rejects.toMatchObject({
       code: 'credential_invalid',
     });
   });
 
   it('an unusable certificate PEM → credential_invalid before any request', async () => {
-    const client = createEntraTokenClient({ config: parseConfig(settings), logger: silentLogger });
+    const client = createEntraTokenClient({ config, logger: silentLogger });
     const certificate = {
       kind: 'certificate' as const,
       pem: 'not a pem',
-      properties: {
-        name: 'x',
-        kind: 'certificate' as const,
-        version: 'v1',
-        enabled: true,
-        expiresOnMs: undefined,
-        notBeforeMs: undefined,
-        createdOnMs: undefined,
-        updatedOnMs: undefined,
-      },
+      properties: fakeProperties({ name: 'x', kind: 'certificate', version: 'v1' }),
     };
-    await expect(client.acquire(certificate, settings.TOKEN_SCOPES)).rejects.toMatchObject({
+    await expect(client.acquire(certificate, FAKE_SCOPE_A)).rejects.toMatchObject({
       code: 'credential_invalid',
     });
   });

@@ -15,6 +15,7 @@ import { FakeCredentialSource } from '../../support/fakes/fakeCredentialSource';
 import { entraErrors, FakeTokenClient } from '../../support/fakes/fakeTokenClient';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
+import { failureOf } from '../../support/failureOf';
 
 const SECOND = 1000;
 
@@ -39,16 +40,6 @@ function setup(
     ...options.engine,
   });
   return { clock, client, source, alerts, log, config, engine };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<BrokerError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BrokerError);
-    return error as BrokerError;
-  }
-  throw new Error('expected a BrokerError');
 }
 
 /** Lets queued promise callbacks (a background refresh) run to completion. */

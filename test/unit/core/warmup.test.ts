@@ -6,13 +6,13 @@ import {
   FakeCredentialSource,
   FakeWarmupEngine,
   ManualClock,
-  RecordingAlertSink,
   rejected,
   SCOPE_A,
   SCOPE_B,
   START_MS,
   warmupConfig,
 } from '../../support/fakes/warmupFakes';
+import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 
 const FIVE_MINUTES = 5 * 60_000;
 
@@ -22,7 +22,7 @@ function setup(settings: Record<string, string> = {}, firstVersion: { expiresInD
   const source = new FakeCredentialSource(clock);
   if (config.credentialKind !== 'federated') source.addVersion(firstVersion);
   const engine = new FakeWarmupEngine(clock, source);
-  const sink = new RecordingAlertSink();
+  const sink = new RecordingAlerts();
   const run = createWarmupRunner({
     config,
     engine,
