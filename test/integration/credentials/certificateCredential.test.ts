@@ -146,7 +146,12 @@ describe('credentials (certificate): Key Vault certificate, Entra via ClientCert
   });
 
   it('the newest certificate version disabled → load() and latestProperties() use the newest enabled one', async () => {
+    // Key Vault cannot order versions created in the same second (and promises no listing order);
+    // with the newest one disabled it cannot say which remaining one is current either, so this
+    // version is created in a second of its own (on the emulator's clock, which this file drives).
+    emulatorNowMs = Math.max(emulatorNowMs, Date.now()) + 1_000;
     const enabled = await emulator.rotate({});
+    emulatorNowMs += 1_000;
     const disabled = await emulator.rotate({ enabled: false });
     const latest = remember(await source.load());
     expect(latest.properties.version).toBe(enabled.version);
