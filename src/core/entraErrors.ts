@@ -1,6 +1,6 @@
 import { BrokerError, type BrokerErrorCode } from './errors';
 import type { HttpExchange } from './httpExchangeRecorder';
-import { DEFAULT_RETRY_AFTER_SECONDS, parseRetryAfterSeconds } from './retryAfter';
+import { DEFAULT_RETRY_AFTER_SECONDS, DEFAULT_THROTTLE_SECONDS, parseRetryAfterSeconds } from './retryAfter';
 
 /** What the broker saw of one token acquisition besides the SDK's error. */
 export interface EntraFailureContext {
@@ -96,7 +96,9 @@ export function classifyEntraError(error: unknown, context: EntraFailureContext)
   if (status === 429 || (signals.msalCode === '' && context.tokenExchange === undefined)) {
     // An MSAL error without a code and with no request on the wire is MSAL refusing locally after
     // an earlier 429/5xx on the same instance; it hides Retry-After, so the default applies.
-    const seconds = parseRetryAfterSeconds(retryAfterHeader, context.nowMs);
+    const seconds = parseRetryAfterSeconds(retryAfterHeader, context.nowMs, {
+      defaultSeconds: DEFAULT_THROTTLE_SECONDS,
+    });
     return make('entra_throttled', `Entra is throttling token requests; retry after ${seconds} s.`, seconds);
   }
   if (aadsts !== undefined && CREDENTIAL_REJECTED.has(aadsts) && !signals.certificateExpired) {

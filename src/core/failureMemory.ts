@@ -2,6 +2,7 @@ import type { Clock } from './clock';
 import type { CredentialSource } from './credentialTypes';
 import { BrokerError, type BrokerErrorCode } from './errors';
 import type { Logger } from './logger';
+import { DEFAULT_THROTTLE_SECONDS } from './retryAfter';
 
 /** Configuration failures (invalid scope, unknown tenant or app, too-short token lifetime) are not retried for this long. */
 export const CONFIGURATION_FAILURE_MEMORY_MS = 60_000;
@@ -9,8 +10,7 @@ export const CONFIGURATION_FAILURE_MEMORY_MS = 60_000;
 export const CREDENTIAL_FAILURE_MEMORY_MS = 30_000;
 /** Key Vault refusals (403, 404, disabled, unusable value) are not re-read for this long. */
 export const KEY_VAULT_FAILURE_MEMORY_MS = 30_000;
-/** Throttling pause when Entra's 429 carries no usable `Retry-After`. */
-export const DEFAULT_THROTTLE_SECONDS = 30;
+export { DEFAULT_THROTTLE_SECONDS } from './retryAfter';
 /** Longest throttling pause honoured, whatever `Retry-After` says. */
 export const MAX_THROTTLE_SECONDS = 300;
 /** `Retry-After` told to callers after transient failures (5xx, network, timeout, malformed answers). */

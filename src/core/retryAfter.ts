@@ -1,5 +1,10 @@
-/** Used when a 429/503 carries no usable `Retry-After` (MSAL also hides it on its own refusals). */
+/** Used when a 503 (or Key Vault's 429) carries no usable `Retry-After`. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+/**
+ * Used when Entra throttles (429, or MSAL refusing locally, which hides the header) without a
+ * usable `Retry-After`: the pause covers every scope, so it errs on the long side.
+ */
+export const DEFAULT_THROTTLE_SECONDS = 30;
 /** An upstream asking for more than this is capped: callers must not be told to go away for hours. */
 export const MAX_RETRY_AFTER_SECONDS = 300;
 

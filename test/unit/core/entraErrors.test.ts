@@ -179,10 +179,10 @@ describe('classifyEntraError', () => {
     });
   });
 
-  it('429 without Retry-After → the default; an absurd one → capped', () => {
+  it('429 without Retry-After → the 30 s throttling default; an absurd one → capped', () => {
     const error = new AuthenticationRequiredError({ scopes: [SCOPE], message: '' });
     expect(classifyEntraError(error, { nowMs: NOW, tokenExchange: exchange({ status: 429 }) }).retryAfterSeconds).toBe(
-      5,
+      30,
     );
     expect(
       classifyEntraError(error, { nowMs: NOW, tokenExchange: exchange({ status: 429, retryAfter: '999999' }) })
@@ -193,7 +193,7 @@ describe('classifyEntraError', () => {
   it("MSAL's local throttling refusal (empty message, nothing on the wire) → entra_throttled with the default", () => {
     const refusal = new ServerError('', CORRELATION, undefined, undefined);
     const error = new AuthenticationRequiredError({ scopes: [SCOPE], message: refusal.message });
-    expect(classifyEntraError(error, { nowMs: NOW })).toMatchObject({ code: 'entra_throttled', retryAfterSeconds: 5 });
+    expect(classifyEntraError(error, { nowMs: NOW })).toMatchObject({ code: 'entra_throttled', retryAfterSeconds: 30 });
   });
 
   it.each([500, 502, 503, 504])('HTTP %d → entra_transient', (status) => {
