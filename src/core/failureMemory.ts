@@ -2,7 +2,12 @@ import type { Clock } from './clock';
 import type { CredentialSource } from './credentialTypes';
 import { BrokerError, type BrokerErrorCode } from './errors';
 import type { Logger } from './logger';
-import { DEFAULT_THROTTLE_SECONDS } from './retryAfter';
+import {
+  boundedRetryAfterSeconds,
+  DEFAULT_RETRY_AFTER_SECONDS,
+  DEFAULT_THROTTLE_SECONDS,
+  MAX_RETRY_AFTER_SECONDS,
+} from './retryAfter';
 
 /** Configuration failures (invalid scope, unknown tenant or app, too-short token lifetime) are not retried for this long. */
 export const CONFIGURATION_FAILURE_MEMORY_MS = 60_000;
@@ -11,10 +16,10 @@ export const CREDENTIAL_FAILURE_MEMORY_MS = 30_000;
 /** Key Vault refusals (403, 404, disabled, unusable value) are not re-read for this long. */
 export const KEY_VAULT_FAILURE_MEMORY_MS = 30_000;
 export { DEFAULT_THROTTLE_SECONDS } from './retryAfter';
-/** Longest throttling pause honoured, whatever `Retry-After` says. */
-export const MAX_THROTTLE_SECONDS = 300;
+/** Longest throttling pause honoured, whatever `Retry-After` says (the cap of every Retry-After). */
+export const MAX_THROTTLE_SECONDS = MAX_RETRY_AFTER_SECONDS;
 /** `Retry-After` told to callers after transient failures (5xx, network, timeout, malformed answers). */
-export const TRANSIENT_RETRY_AFTER_SECONDS = 5;
+export const TRANSIENT_RETRY_AFTER_SECONDS = DEFAULT_RETRY_AFTER_SECONDS;
 
 /** Entra refused the credential itself: worth one reload from Key Vault, then remembered per version. */
 export const CREDENTIAL_CODES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
@@ -111,11 +116,7 @@ export class FailureMemory implements ThrottleGate {
    * {@link DEFAULT_THROTTLE_SECONDS} when missing). A shorter pause never cuts a longer one short.
    */
   openThrottle(failure: BrokerError, scope: string): void {
-    const requested = failure.retryAfterSeconds;
-    const seconds =
-      requested === undefined || !Number.isFinite(requested) || requested <= 0
-        ? DEFAULT_THROTTLE_SECONDS
-        : Math.min(Math.ceil(requested), MAX_THROTTLE_SECONDS);
+    const seconds = boundedRetryAfterSeconds(failure.retryAfterSeconds, DEFAULT_THROTTLE_SECONDS);
     const untilMs = this.clock.now() + seconds * 1000;
     if (!this.throttle || untilMs > this.throttle.untilMs) this.throttle = { untilMs, error: failure };
     this.logger.warn('EntraThrottled', { scope, retryAfterSeconds: seconds, correlationId: failure.correlationId });
@@ -164,7 +165,10 @@ export class FailureMemory implements ThrottleGate {
       return withRetryAfter(failure, secondsUntil(rememberedUntilMs, now));
     }
     if (failure.retryAfterSeconds !== undefined && failure.retryAfterSeconds > 0) {
-      return withRetryAfter(failure, Math.min(Math.ceil(failure.retryAfterSeconds), MAX_THROTTLE_SECONDS));
+      return withRetryAfter(
+        failure,
+        boundedRetryAfterSeconds(failure.retryAfterSeconds, TRANSIENT_RETRY_AFTER_SECONDS),
+      );
     }
     if (CREDENTIAL_CODES.has(failure.code) || KEY_VAULT_REFUSAL_CODES.has(failure.code)) {
       return withRetryAfter(failure, CREDENTIAL_FAILURE_MEMORY_MS / 1000);

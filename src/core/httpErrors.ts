@@ -1,5 +1,6 @@
 import { BrokerError, type BrokerErrorCode, DEPENDENCY_ERROR_CODES } from './errors';
 import { describeError, type Logger } from './logger';
+import { boundedRetryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS } from './retryAfter';
 import type { CoreHttpResponse } from './tokenRequestHandler';
 
 /** The RFC 6749 §5.2 `error` values the contract allows (contract §1). */
@@ -40,10 +41,8 @@ export function baseResponseHeaders(): Record<string, string> {
   };
 }
 
-/** Retry-After for a 503 whose cause did not say when to come back. */
-export const DEFAULT_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
-/** Upper bound of any Retry-After we send; an upstream asking for an hour must not park our callers that long. */
-export const MAX_RETRY_AFTER_SECONDS = 300;
+/** Upper bound of any Retry-After we send (retryAfter.ts holds the policy). */
+export { MAX_RETRY_AFTER_SECONDS } from './retryAfter';
 
 const WWW_AUTHENTICATE = 'WWW-Authenticate';
 const DEFAULT_ALLOWED_METHODS = ['GET', 'POST'] as const;
@@ -106,7 +105,7 @@ function mapBrokerError(error: BrokerError, options: ToHttpErrorOptions): HttpEr
         status: 429,
         error: 'slow_down',
         description,
-        headers: { 'Retry-After': String(retryAfterSeconds(error.retryAfterSeconds, 1)) },
+        headers: { 'Retry-After': String(boundedRetryAfterSeconds(error.retryAfterSeconds, 1)) },
       };
     case 'config_invalid':
     case 'internal':
@@ -118,16 +117,10 @@ function mapBrokerError(error: BrokerError, options: ToHttpErrorOptions): HttpEr
         error: 'temporarily_unavailable',
         description: UNAVAILABLE_DESCRIPTION,
         headers: {
-          'Retry-After': String(retryAfterSeconds(error.retryAfterSeconds, DEFAULT_UNAVAILABLE_RETRY_AFTER_SECONDS)),
+          'Retry-After': String(boundedRetryAfterSeconds(error.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS)),
         },
       };
   }
-}
-
-/** Whole seconds from 1 to MAX_RETRY_AFTER_SECONDS; a missing or absurd value falls back. */
-function retryAfterSeconds(value: number | undefined, fallback: number): number {
-  if (value === undefined || !Number.isFinite(value) || value <= 0) return fallback;
-  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(value)));
 }
 
 /** Our messages are plain ASCII sentences; anything else (a future bug) is cut rather than sent. */

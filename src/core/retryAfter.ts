@@ -35,6 +35,15 @@ export function parseRetryAfterSeconds(
   return clamp(Math.ceil((dateMs - nowMs) / 1000), maxSeconds);
 }
 
+/**
+ * A `retryAfterSeconds` we hold (from an error) as whole seconds in [1, MAX_RETRY_AFTER_SECONDS];
+ * missing, non-finite or non-positive → `fallbackSeconds`. The one rule for what callers are told.
+ */
+export function boundedRetryAfterSeconds(value: number | undefined, fallbackSeconds: number): number {
+  if (value === undefined || !Number.isFinite(value) || value <= 0) return fallbackSeconds;
+  return clamp(value, MAX_RETRY_AFTER_SECONDS);
+}
+
 function clamp(seconds: number, maxSeconds: number): number {
   if (!Number.isFinite(seconds)) return maxSeconds;
   return Math.min(Math.max(Math.ceil(seconds), 1), maxSeconds);

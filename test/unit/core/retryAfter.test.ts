@@ -1,4 +1,5 @@
 import {
+  boundedRetryAfterSeconds,
   DEFAULT_RETRY_AFTER_SECONDS,
   MAX_RETRY_AFTER_SECONDS,
   parseRetryAfterSeconds,
@@ -37,5 +38,20 @@ describe('parseRetryAfterSeconds', () => {
   it('never advises less than one second (0 or a past date)', () => {
     expect(parseRetryAfterSeconds('0', NOW)).toBe(1);
     expect(parseRetryAfterSeconds(new Date(NOW - 60_000).toUTCString(), NOW)).toBe(1);
+  });
+});
+
+describe('boundedRetryAfterSeconds', () => {
+  it.each([
+    [undefined, 7],
+    [0, 7],
+    [-3, 7],
+    [Number.NaN, 7],
+    [Number.POSITIVE_INFINITY, 7],
+    [0.2, 1],
+    [12.1, 13],
+    [86_400, MAX_RETRY_AFTER_SECONDS],
+  ])('%p with fallback 7 → %p', (value, expected) => {
+    expect(boundedRetryAfterSeconds(value, 7)).toBe(expected);
   });
 });
