@@ -1,7 +1,7 @@
-import { request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ManagedIdentityCredential } from '@azure/identity';
 import type { RunningEmulator } from '../../../dev/emulator';
+import { localFetch } from '../../../dev/localFetch';
 
 export interface JsonAnswer {
   status: number;
@@ -12,8 +12,8 @@ export interface JsonAnswer {
   body: any;
 }
 
-/** A tiny node:https client that trusts the emulator's CA (fetch cannot take a CA). */
-export function httpsJson(
+/** JSON over HTTPS trusting the emulator's CA: `localFetch` (dev/) with form/JSON body helpers. */
+export async function httpsJson(
   url: string,
   options: {
     ca: string;
@@ -23,41 +23,24 @@ export function httpsJson(
     headers?: Record<string, string>;
   },
 ): Promise<JsonAnswer> {
-  let payload: string | undefined;
-  const headers: Record<string, string | number> = { ...options.headers };
+  let body: string | undefined;
+  const headers: Record<string, string> = { ...options.headers };
   if (options.form) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(options.form)) if (value !== undefined) params.set(key, value);
-    payload = params.toString();
+    body = params.toString();
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
   } else if (options.json !== undefined) {
-    payload = JSON.stringify(options.json);
+    body = JSON.stringify(options.json);
     headers['Content-Type'] = 'application/json';
   }
-  if (payload !== undefined) headers['Content-Length'] = Buffer.byteLength(payload);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: options.method ?? (payload !== undefined ? 'POST' : 'GET'), ca: options.ca, headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
+  const answer = await localFetch(url, {
+    method: options.method ?? (body !== undefined ? 'POST' : 'GET'),
+    headers,
+    body,
+    ca: options.ca,
   });
+  return { status: answer.status, headers: answer.headers, text: answer.text, body: answer.json };
 }
 
 /** The emulator's managed identity (user-assigned: its client ID keeps MSAL's process-wide MI cache per emulator). */
