@@ -92,7 +92,6 @@ export async function buildApp(entry, outfile) {
 const devTools = [
   ['dev/start.ts', 'dist/dev/start.js'],
   ['dev/emulator/main.ts', 'dist/dev/emulator.js'],
-  ['dev/stackEmulator.ts', 'dist/dev/stackEmulator.js'],
   ['dev/host/main.ts', 'dist/dev/host.js'],
   ['dev/demo.ts', 'dist/dev/demo.js'],
   ['bench/bench.ts', 'dist/bench/bench.js'],

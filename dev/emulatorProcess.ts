@@ -1,6 +1,6 @@
 import type { EmulatorCaller } from './emulator/index';
 
-/** What the emulator process (`dev/stackEmulator.ts`) reports over IPC once it listens. */
+/** What the emulator process (`dev/emulator/main.ts`, started by `npm start`) reports over IPC once it listens. */
 export interface EmulatorProcessInfo {
   url: string;
   tenantId: string;

@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   const dist = path.join(root, 'dist');
   // BROKER_APP: another bundled function app (the host's own tests use a fixture); default the broker.
   const appPath = process.env.BROKER_APP ? path.resolve(process.env.BROKER_APP) : path.join(dist, 'app', 'index.js');
-  for (const file of [appPath, path.join(dist, 'dev', 'host.js'), path.join(dist, 'dev', 'stackEmulator.js')]) {
+  for (const file of [appPath, path.join(dist, 'dev', 'host.js'), path.join(dist, 'dev', 'emulator.js')]) {
     if (!existsSync(file))
       return void (await failStart(`${displayPath(file)} is missing; run \`npm run build\` (npm start does).`));
   }
@@ -162,10 +162,10 @@ async function main(): Promise<void> {
     BROKER_STATE_DIR: dir,
     EMULATOR_PORT: process.env.EMULATOR_PORT ?? '0',
     EMULATOR_THIRD_PARTY_PORT: process.env.EMULATOR_THIRD_PARTY_PORT ?? '0',
-    EMULATOR_CREDENTIAL_KIND: (process.env.CLIENT_CREDENTIAL_KIND || 'secret').toLowerCase(),
+    CLIENT_CREDENTIAL_KIND: (process.env.CLIENT_CREDENTIAL_KIND || 'secret').toLowerCase(),
   };
-  if (process.env.CLIENT_CREDENTIAL_NAME) emulatorEnv.EMULATOR_CREDENTIAL_NAME = process.env.CLIENT_CREDENTIAL_NAME;
-  const emulator = spawnNode('emulator', path.join(dist, 'dev', 'stackEmulator.js'), [], {
+  if (process.env.CLIENT_CREDENTIAL_NAME) emulatorEnv.CLIENT_CREDENTIAL_NAME = process.env.CLIENT_CREDENTIAL_NAME;
+  const emulator = spawnNode('emulator', path.join(dist, 'dev', 'emulator.js'), [], {
     env: emulatorEnv,
     cwd: root,
     onLine: passThrough('[emulator] '),
