@@ -16,6 +16,8 @@ export interface BrokerConfig {
   readonly credentialKind: CredentialKind;
   /** Scopes the broker serves, as configured; the first is the default. */
   readonly tokenScopes: readonly string[];
+  /** `scopeKey` of each served scope → its configured spelling (what requests are matched against). */
+  readonly tokenScopesByKey: ReadonlyMap<string, string>;
   readonly defaultScope: string;
   readonly callerAudiences: readonly string[];
   readonly callerTenants: readonly string[];
@@ -181,6 +183,7 @@ export function parseConfig(source: SettingsSource): BrokerConfig {
     credentialName,
     credentialKind: credentialKind as CredentialKind,
     tokenScopes: Object.freeze(scopes),
+    tokenScopesByKey: new Map(scopes.map((scope) => [scopeKey(scope), scope])),
     defaultScope: scopes[0] as string,
     callerAudiences: Object.freeze(callerAudiences as string[]),
     callerTenants: Object.freeze(callerTenants as string[]),

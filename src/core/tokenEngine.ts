@@ -153,8 +153,8 @@ export class TokenEngine implements TokenProvider {
    * `retryAfterSeconds` set, when no such token can be had now.
    */
   async getToken(scope: string): Promise<ServedToken> {
-    const canonical = this.canonicalScope(scope);
-    const key = scopeKey(canonical);
+    const key = scopeKey(scope);
+    const canonical = this.canonicalScope(key);
     const now = this.clock.now();
     const entry = this.cache.get(key);
     if (entry && this.isServable(entry, now)) {
@@ -187,8 +187,8 @@ export class TokenEngine implements TokenProvider {
    */
   async refreshIfDue(scope: string): Promise<RefreshOutcome> {
     try {
-      const canonical = this.canonicalScope(scope);
-      const key = scopeKey(canonical);
+      const key = scopeKey(scope);
+      const canonical = this.canonicalScope(key);
       const entry = this.cache.get(key);
       if (entry && this.clock.now() < entry.refreshAtMs) return { scope: canonical, outcome: 'fresh' };
       await this.sharedAcquisition(key, canonical);
@@ -207,8 +207,8 @@ export class TokenEngine implements TokenProvider {
    * `token_lifetime_too_short` with `retryAfterSeconds`.
    */
   async tryCredential(credential: ClientCredential, scope: string): Promise<ServedToken> {
-    const canonical = this.canonicalScope(scope);
-    const key = scopeKey(canonical);
+    const key = scopeKey(scope);
+    const canonical = this.canonicalScope(key);
     const startedMs = this.clock.now();
     const progress: AttemptProgress = { attempts: 0, credential, inUse: undefined };
     try {
@@ -285,9 +285,9 @@ export class TokenEngine implements TokenProvider {
     return entry;
   }
 
-  private canonicalScope(scope: string): string {
-    const key = scopeKey(scope);
-    const configured = this.config.tokenScopes.find((candidate) => scopeKey(candidate) === key);
+  /** The configured spelling of the scope with this `scopeKey`. */
+  private canonicalScope(key: string): string {
+    const configured = this.config.tokenScopesByKey.get(key);
     // Defence in depth: the front door checks the policy first, but the engine must never use the
     // broker's credential for a scope the operator did not configure.
     if (configured === undefined) throw new BrokerError('caller_forbidden', 'The broker does not serve this scope.');
