@@ -1,4 +1,5 @@
-import type { AlertEventName, AlertSeverity, AlertSink } from './alert';
+import { alertKindOf } from '../contract/alertCatalog';
+import type { AlertKind, AlertSink } from './alert';
 import type { ClientCredential } from './credentialTypes';
 import type { BrokerErrorCode } from './errors';
 import { KEY_VAULT_REFUSAL_CODES } from './failureMemory';
@@ -11,13 +12,11 @@ const KEY_VAULT_TRANSIENT_CODES: ReadonlySet<BrokerErrorCode> = new Set<BrokerEr
 ]);
 
 /** The alert an acquisition failing with a given code raises. */
-export interface FailureAlert {
-  readonly event: AlertEventName;
-  readonly severity: AlertSeverity;
+export type FailureAlert = AlertKind & {
   readonly message: string;
   /** Whether the alert names the credential version in use (Key Vault failures have none worth naming). */
   readonly aboutCredential: boolean;
-}
+};
 
 /**
  * The alert for an acquisition that failed with `code`; undefined when the failure needs none
@@ -102,14 +101,13 @@ export class AcquisitionAlerts {
   ): void {
     const alert = alertForFailure(code);
     if (!alert) return;
-    this.raise(alert.event, alert.severity, alert.message, alert.aboutCredential ? inUse : undefined, details);
+    this.raise(alert, alert.message, alert.aboutCredential ? inUse : undefined, details);
   }
 
   /** A reloaded credential worked after Entra refused the one in use, and is now in use. Never throws. */
   credentialRotated(credential: ClientCredential, scope: string): void {
     this.raise(
-      'CredentialRotated',
-      'info',
+      { event: 'CredentialRotated', severity: 'info' },
       'Entra refused the credential in use; the latest version from Key Vault works and is now in use.',
       credential,
       { scope },
@@ -117,16 +115,14 @@ export class AcquisitionAlerts {
   }
 
   private raise(
-    event: AlertEventName,
-    severity: AlertSeverity,
+    kind: AlertKind,
     message: string,
     credential: ClientCredential | undefined,
     details: Record<string, string | number | boolean>,
   ): void {
     try {
       this.sink.raise({
-        event,
-        severity,
+        ...alertKindOf(kind),
         credentialName: this.credentialName,
         version: credential?.properties.version,
         message,
@@ -134,7 +130,7 @@ export class AcquisitionAlerts {
       });
     } catch (error) {
       // The sink must not throw; if it does, the token path must not fail because of it.
-      this.logger.error('AlertSinkFailed', { event, error: describeError(error) });
+      this.logger.error('AlertSinkFailed', { event: kind.event, error: describeError(error) });
     }
   }
 }
