@@ -89,6 +89,16 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
     if (where !== null && typeof where === 'object') return Object.hasOwn(where, text(what));
     throw new Error('contains() wants an array, a string or an object');
   },
+  concat: (args) => {
+    const items = args.map(value);
+    if (items.every((item) => Array.isArray(item))) return items.flat(1);
+    if (items.every((item) => typeof item === 'string')) return items.join('');
+    throw new Error('concat() wants arrays or strings');
+  },
+  // Not ARM's hash: a readable stand-in that still shows what the GUID is derived from.
+  guid: (args) => `guid(${args.map((arg) => text(value(arg))).join(', ')})`,
+  union: (args) => Object.assign({}, ...args.map(object)) as Record<string, ArmValue>,
+  objectKeys: ([a]) => Object.keys(object(a)).sort(),
   // ARM returns an object's entries in key order.
   items: ([a]) =>
     Object.entries(object(a))
@@ -162,7 +172,10 @@ export function evaluateValue(value: ArmValue, scope: EvaluationScope): ArmValue
   }
   if (Array.isArray(value)) return value.map((item) => evaluateValue(item, scope));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, evaluateValue(item, scope)]));
+    // ARM evaluates expressions in property names too (`hidden-link:<resource ID>` tags).
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [text(evaluateValue(key, scope)), evaluateValue(item, scope)]),
+    );
   }
   return value;
 }
