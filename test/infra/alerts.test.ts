@@ -12,12 +12,13 @@ import { ALERT_CATALOG, ALERT_PAGING, type AlertKind } from '../../src/contract/
 import { createAlertSink } from '../../src/core/alerts';
 import { createHealthHandler } from '../../src/core/healthHandler';
 import { createLogger } from '../../src/core/logger';
-import { type ArmValue, evaluateValue } from './armExpression';
 import {
   allResources,
   type ArmTemplate,
   BUILD_TIMEOUT_MS,
   compileMainTemplate,
+  deploy,
+  type Deployed,
   describeWithBicep,
   type FoundResource,
   type JsonObject,
@@ -28,46 +29,6 @@ import {
 
 const COMPONENT_ID = '/providers/Microsoft.Insights/components/{appInsightsName}';
 const ACTION_GROUP_ID = '/providers/Microsoft.Insights/actionGroups/{actionGroupName}';
-
-/** A resource as deployed: its expressions evaluated, module parameters standing in as `{name}`. */
-interface Deployed {
-  readonly module: string;
-  readonly resource: { [key: string]: ArmValue };
-  readonly properties: { [key: string]: ArmValue };
-}
-
-/** Stand-ins for module parameters without a default: strings read `{name}`. */
-const STAND_IN: Readonly<Record<string, (name: string) => ArmValue>> = {
-  string: (name) => `{${name}}`,
-  securestring: () => '',
-  object: () => ({}),
-  array: () => [],
-  int: () => 0,
-  bool: () => false,
-};
-
-/** Evaluates `found` (every copy of it, for a copy loop): module parameters take their default or a stand-in. */
-function deploy(found: FoundResource): Deployed[] {
-  const parameters = Object.fromEntries(
-    Object.entries(found.template.parameters).map(([name, declared]) => {
-      const { defaultValue, type } = obj(declared);
-      return [name, defaultValue ?? STAND_IN[str(type).toLowerCase()]!(name)];
-    }),
-  );
-  const scope = { variables: found.template.variables, parameters };
-  const copy = found.resource.copy;
-  const count = copy === undefined ? 1 : Number(evaluateValue(obj(copy).count!, scope));
-  return Array.from({ length: count }, (_, index) => {
-    const { copy: _copy, ...resource } = found.resource;
-    const evaluated = evaluateValue(resource, copy === undefined ? scope : { ...scope, copyIndex: index });
-    const properties = (evaluated as JsonObject).properties;
-    return {
-      module: found.module,
-      resource: evaluated as Deployed['resource'],
-      properties: (properties ?? {}) as Deployed['properties'],
-    };
-  });
-}
 
 /** The line the broker's alert sink writes for `kind` (a real sink and logger, capturing lines). */
 function alertLine(kind: AlertKind): string {

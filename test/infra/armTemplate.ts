@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type ArmValue, evaluateValue } from './armExpression';
 
 export const repoRoot = path.resolve(__dirname, '../..');
 export const infraDir = path.join(repoRoot, 'infra');
@@ -125,4 +126,45 @@ export function compileMainTemplate(): ArmTemplate {
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+/** A resource as deployed: its expressions evaluated, module parameters standing in as `{name}`. */
+export interface Deployed {
+  readonly module: string;
+  readonly resource: { [key: string]: ArmValue };
+  readonly properties: { [key: string]: ArmValue };
+}
+
+/** Stand-ins for module parameters without a default: strings read `{name}`. */
+const STAND_IN: Readonly<Record<string, (name: string) => ArmValue>> = {
+  string: (name) => `{${name}}`,
+  securestring: () => '',
+  secureobject: () => ({}),
+  object: () => ({}),
+  array: () => [],
+  int: () => 0,
+  bool: () => false,
+};
+
+/** Evaluates `found` (every copy of it, for a copy loop): module parameters take their default or a stand-in. */
+export function deploy(found: FoundResource): Deployed[] {
+  const parameters = Object.fromEntries(
+    Object.entries(found.template.parameters).map(([name, declared]) => {
+      const { defaultValue, type } = obj(declared);
+      return [name, defaultValue ?? STAND_IN[str(type).toLowerCase()]!(name)];
+    }),
+  );
+  const scope = { variables: found.template.variables, parameters };
+  const copy = found.resource.copy;
+  const count = copy === undefined ? 1 : Number(evaluateValue(obj(copy).count!, scope));
+  return Array.from({ length: count }, (_, index) => {
+    const { copy: _copy, ...resource } = found.resource;
+    const evaluated = evaluateValue(resource, copy === undefined ? scope : { ...scope, copyIndex: index });
+    const properties = (evaluated as JsonObject).properties;
+    return {
+      module: found.module,
+      resource: evaluated as Deployed['resource'],
+      properties: (properties ?? {}) as Deployed['properties'],
+    };
+  });
 }
