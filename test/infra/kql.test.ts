@@ -94,7 +94,8 @@ function docQueries(): ShippedQuery[] {
 
 /** How a query turns a `traces` message into the broker's JSON object, as JavaScript. */
 function jsonCutterOf(query: string): ((message: string) => string | undefined) | undefined {
-  const extract = /parse_json\(extract\(@"([^"]+)", 1, message\)\)/.exec(query);
+  // `message` in Application Insights, `Message` in a Log Analytics workspace.
+  const extract = /parse_json\(extract\(@"([^"]+)", 1, [Mm]essage\)\)/.exec(query);
   if (extract) {
     const regex = new RegExp(extract[1]!);
     return (message) => regex.exec(message)?.[1];
