@@ -1,7 +1,6 @@
 import type { app as functionsApp } from '@azure/functions';
-import type { Broker } from './core/broker';
-import { createHealthFunction } from './functions/health';
-import { createTokenFunction } from './functions/token';
+import type { Broker } from './broker';
+import { createHttpFunction } from './functions/httpFunction';
 import { createWarmupFunction } from './functions/warmup';
 
 /**
@@ -20,13 +19,13 @@ export function registerFunctions(app: typeof functionsApp, broker: Broker): voi
     route: 'token',
     methods: [...ROUTED_METHODS],
     authLevel: 'anonymous',
-    handler: createTokenFunction(broker.handleTokenRequest),
+    handler: createHttpFunction(broker.handleTokenRequest),
   });
   app.http('health', {
     route: 'health',
     methods: [...ROUTED_METHODS],
     authLevel: 'anonymous',
-    handler: createHealthFunction(broker.handleHealth),
+    handler: createHttpFunction(broker.handleHealth),
   });
   app.timer('warmup', {
     schedule: broker.config.warmupSchedule,
