@@ -9,9 +9,9 @@
  * the broker's own alert sink, and each rule's filter is applied to the line it wrote.
  */
 import { ALERT_CATALOG, ALERT_PAGING, type AlertKind } from '../../src/contract/alertCatalog';
-import { createAlertSink } from '../../src/core/alerts';
-import { createHealthHandler } from '../../src/core/healthHandler';
-import { createLogger } from '../../src/core/logger';
+import { createAlertSink } from '../../src/operations/alerts';
+import { createHealthHandler } from '../../src/http/healthHandler';
+import { createLogger } from '../../src/platform/logger';
 import {
   allResources,
   type ArmTemplate,

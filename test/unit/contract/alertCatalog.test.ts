@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Alert } from '../../../src/core/alert';
+import type { Alert } from '../../../src/contract/alert';
 import { ALERT_CATALOG, ALERT_PAGING, alertKindOf, type AlertKind } from '../../../src/contract/alertCatalog';
 
 const repoRoot = path.resolve(__dirname, '../../..');
