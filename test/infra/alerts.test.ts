@@ -8,6 +8,9 @@
  * "Matched" is checked on real log lines: each (event, severity) of the catalog is raised through
  * the broker's own alert sink, and each rule's filter is applied to the line it wrote.
  */
+import type { app as functionsApp } from '@azure/functions';
+import { registerFunctions } from '../../src/app';
+import type { Broker } from '../../src/broker';
 import { ALERT_CATALOG, ALERT_PAGING, type AlertKind } from '../../src/contract/alertCatalog';
 import { createAlertSink } from '../../src/operations/alerts';
 import { createHealthHandler } from '../../src/http/healthHandler';
@@ -210,6 +213,23 @@ describeWithBicep('infra: alerts, workbook and availability test (compiled ARM t
       const alertsPanel = obj(panels.find((panel) => panel.name === 'alerts-raised')!.content);
       const listed = JSON.parse(/let alertEvents = dynamic\((\[[^\]]*\])\);/.exec(str(alertsPanel.query))![1]!);
       expect([...(listed as string[])].sort()).toEqual(ALERT_CATALOG.map((entry) => entry.event).sort());
+    });
+
+    test("the Functions host panel reads the requests of the broker's token function, by its registered name", () => {
+      const registered: string[] = [];
+      const app = { http: (name: string) => registered.push(name), timer: () => undefined };
+      const logger = createLogger({ sink: () => undefined });
+      registerFunctions(
+        app as unknown as typeof functionsApp,
+        {
+          config: { warmupSchedule: '0 */5 * * * *' },
+          logger,
+        } as unknown as Broker,
+      );
+      const panel = obj((content.items as JsonObject[]).find((item) => item.name === 'host-latency')!.content);
+      const name = /^requests\n\| where name == "(\w+)"$/m.exec(str(panel.query))?.[1];
+      expect(registered).toContain('token');
+      expect(name).toBe('token');
     });
 
     test('is linked from the deployment outputs (a portal link for this cloud, and its ID)', () => {
