@@ -28,7 +28,9 @@ if command -v dotnet >/dev/null; then
 fi
 
 state="$(mktemp -d)"
-BROKER_STATE_DIR="$state" PORT=0 EMULATOR_PORT=0 EMULATOR_THIRD_PARTY_PORT=0 \
+# A per-caller rate limit of 12 a minute (one request back every 5 s): before each example the
+# caller's allowance is used up, so the example is answered 429 with a Retry-After and must wait it out.
+BROKER_STATE_DIR="$state" PORT=0 EMULATOR_PORT=0 EMULATOR_THIRD_PARTY_PORT=0 CALLER_RATE_LIMIT_PER_MINUTE=12 \
   node dist/dev/start.js >"$state/stack.log" 2>&1 &
 stack_pid=$!
 cleanup() {
@@ -57,15 +59,32 @@ TOKEN_SCOPE=$(stack 's.scopes[0]')
 API_URL=$(stack 's.thirdPartyApi.url')
 ca="$(stack "require('node:path').resolve('$root', s.caCertFile)")"
 
+# Uses up the caller's rate limit at the broker: requests until one is answered 429.
+use_up_rate_limit() {
+  local own status
+  own=$(curl -sS --cacert "$ca" "$AZURE_AUTHORITY_HOST/$AZURE_TENANT_ID/oauth2/v2.0/token" -d grant_type=client_credentials \
+    --data-urlencode "client_id=$AZURE_CLIENT_ID" --data-urlencode "client_secret=$AZURE_CLIENT_SECRET" \
+    --data-urlencode "scope=$BROKER_SCOPE" | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
+  for _ in $(seq 1 30); do
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $own" "$BROKER_URL/api/token")
+    [[ $status == 429 ]] && return 0
+  done
+  echo "run.sh: the broker never answered 429" >&2; return 1
+}
+
 failed=0
+# run NAME COMMAND...: passes when the command succeeds, and its output shows that it was answered
+# 429 and retried after the Retry-After (the rate limit is used up just before).
 run() {
   local name="$1"; shift
-  local output
-  if output=$("$@" 2>&1); then
-    echo "PASS  $name"; echo "$output" | sed 's/^/        /'
-  else
-    echo "FAIL  $name"; echo "$output" | sed 's/^/        /'; failed=1
+  local output verdict=PASS
+  use_up_rate_limit
+  output=$("$@" 2>&1) || verdict=FAIL
+  if [[ $verdict == PASS ]] && ! grep -q 'answered 429, retrying after' <<<"$output"; then
+    verdict=FAIL; output+=$'\n(expected a 429 with Retry-After, waited out)'
   fi
+  echo "$verdict  $name"; echo "$output" | sed 's/^/        /'
+  [[ $verdict == PASS ]] || failed=1
 }
 
 if command -v curl >/dev/null && command -v jq >/dev/null; then

@@ -48,7 +48,9 @@ broker_token() {
     retry_after=$(tr -d '\r' <"$headers" | awk -F': *' 'tolower($1) == "retry-after" { print $2 }')
     if [[ ($status == 429 || $status == 503) && $attempt -lt 4 && ${retry_after:-1} =~ ^[0-9]+$ && ${retry_after:-1} -le 30 ]]; then
       local delay=${retry_after:-$attempt}
-      sleep "$(( delay + RANDOM % (delay / 5 + 1) ))"; continue
+      delay=$(( delay + RANDOM % (delay / 5 + 1) ))
+      echo "broker_token: the broker answered ${status}, retrying after ${delay} s" >&2
+      sleep "$delay"; continue
     fi
     break
   done

@@ -116,7 +116,9 @@ public sealed class BrokerTokenProvider(HttpClient http, Uri brokerUrl, string b
                 named <= MaxRetryDelay)
             {
                 // Never earlier than the broker said; up to 20 % later, so a fleet does not come back at once.
-                await Task.Delay(named * (1 + 0.2 * Random.Shared.NextDouble()), cancellationToken);
+                var delay = named * (1 + 0.2 * Random.Shared.NextDouble());
+                Console.Error.WriteLine($"broker answered {e.Status}, retrying after {delay.TotalSeconds:F1} s");
+                await Task.Delay(delay, cancellationToken);
             }
         }
     }

@@ -40,7 +40,9 @@ function Get-BrokerToken {
         if ($status -notin 429, 503 -or $attempt -gt 3 -or $retryAfter -gt 30) {
             throw "broker answered $status $($body.error): $($body.error_description)"
         }
-        Start-Sleep -Milliseconds ([int](1000 * $retryAfter * (1 + 0.2 * (Get-Random -Maximum 1.0))))
+        $delayMs = [int](1000 * $retryAfter * (1 + 0.2 * (Get-Random -Maximum 1.0)))
+        Write-Warning "broker answered $status, retrying after $($delayMs / 1000) s"
+        Start-Sleep -Milliseconds $delayMs
     }
 }
 

@@ -12,6 +12,7 @@ pip install azure-identity requests
 
 import os
 import random
+import sys
 import threading
 import time
 
@@ -73,7 +74,9 @@ class BrokerTokenProvider:
                 if e.status not in (429, 503) or retry > MAX_RETRIES or named > MAX_RETRY_DELAY_SECONDS:
                     raise
                 # Never earlier than the broker said; up to 20 % later, so a fleet does not return at once.
-                time.sleep(named * (1 + 0.2 * random.random()))
+                delay = named * (1 + 0.2 * random.random())
+                print(f"broker answered {e.status}, retrying after {delay:.1f} s", file=sys.stderr)
+                time.sleep(delay)
         raise AssertionError("unreachable")
 
     def _request_once(self, scope):
