@@ -4,8 +4,7 @@
  * The workload's own credential is `@azure/identity`'s ClientSecretCredential for a caller the
  * emulated tenant registers — what a workload with an app registration would use.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -16,10 +15,9 @@ import {
 } from '@azure/core-rest-pipeline';
 import { ClientSecretCredential } from '@azure/identity';
 import { allowedCaller, deniedCaller } from '../../../dev/demoSteps';
-import { findFreePort } from '../../../dev/ports';
 import { resolveStackPath, type StackCaller, type StackFile } from '../../../dev/stackFile';
 import { callerTokenScope } from '../../../dev/stackSettings';
-import { root, runStart, type Started, waitFor } from '../../../test/e2e/support';
+import { killStack, type Started, startStack } from '../../../test/e2e/support';
 import { BrokerCredential } from '../../src';
 import { requestFailureOf } from '../support/requestFailureOf';
 
@@ -30,26 +28,14 @@ describe('BrokerCredential against the local stack', () => {
   let ca: string;
 
   beforeAll(async () => {
-    const build = spawnSync(process.execPath, [path.join(root, 'dev', 'build.mjs')], { cwd: root, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
-    start = runStart({ PORT: String(await findFreePort()), BROKER_STATE_DIR: dir });
-    const stackFile = path.join(dir, 'stack.json');
-    stack = await waitFor(
-      'stack.json',
-      () => {
-        if (start!.child.exitCode !== null) throw new Error(`npm start exited early:\n${start!.output()}`);
-        return existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile) : undefined;
-      },
-      60_000,
-    );
+    const started = await startStack(dir);
+    start = started.start;
+    stack = started.stack;
     ca = readFileSync(resolveStackPath(stack.caCertFile), 'utf8');
   }, 120_000);
 
   afterAll(async () => {
-    if (start && start.child.exitCode === null) {
-      start.child.kill('SIGTERM');
-      await start.exited;
-    }
+    await killStack(start);
     rmSync(dir, { recursive: true, force: true });
   });
 
