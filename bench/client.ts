@@ -70,10 +70,19 @@ class CountingCredential implements TokenCredential {
   }
 }
 
+/** A client of `standIn` whose own token comes from `caller`. */
+function clientOf(
+  standIn: StandIn,
+  caller: TokenCredential = new CountingCredential(),
+  minValidityMs?: number,
+): BrokerCredential {
+  return new BrokerCredential({ brokerUrl: standIn.url, brokerScope: BROKER_SCOPE, credential: caller, minValidityMs });
+}
+
 async function coldStart(): Promise<Record<string, number>> {
   const standIn = await startStandIn(3600, 1800);
   const caller = new CountingCredential();
-  const credential = new BrokerCredential({ brokerUrl: standIn.url, brokerScope: BROKER_SCOPE, credential: caller });
+  const credential = clientOf(standIn, caller);
   const results = await Promise.allSettled(Array.from({ length: 1000 }, () => credential.getToken(SCOPE)));
   await standIn.close();
   return {
@@ -89,11 +98,7 @@ const round = (value: number, digits = 3): number => Number(value.toFixed(digits
 
 async function cacheHit(): Promise<Record<string, number>> {
   const standIn = await startStandIn(3600, 1800);
-  const credential = new BrokerCredential({
-    brokerUrl: standIn.url,
-    brokerScope: BROKER_SCOPE,
-    credential: new CountingCredential(),
-  });
+  const credential = clientOf(standIn);
   const held = await credential.getToken(SCOPE);
   const resolved = Promise.resolve(held);
   const BATCH = 1_000;
@@ -125,12 +130,7 @@ async function cacheHit(): Promise<Record<string, number>> {
 async function refreshBoundary(): Promise<Record<string, number>> {
   // A 6 s token to come back for after 1 s: about four refreshes in the 4.5 s of steady use.
   const standIn = await startStandIn(6, 1);
-  const credential = new BrokerCredential({
-    brokerUrl: standIn.url,
-    brokerScope: BROKER_SCOPE,
-    credential: new CountingCredential(),
-    minValidityMs: 1_000,
-  });
+  const credential = clientOf(standIn, new CountingCredential(), 1_000);
   await credential.getToken(SCOPE);
   const firstRequests = standIn.requests();
   const durationsMs: number[] = [];
