@@ -28,13 +28,13 @@ if command -v dotnet >/dev/null; then
 fi
 
 state="$(mktemp -d)"
-# A per-caller rate limit of 12 a minute (one request back every 5 s): before each example the
+# A per-caller rate limit of 6 a minute (one request back every 10 s): before each example the
 # caller's allowance is used up, so the example is answered 429 with a Retry-After and must wait it out.
-BROKER_STATE_DIR="$state" PORT=0 EMULATOR_PORT=0 EMULATOR_THIRD_PARTY_PORT=0 CALLER_RATE_LIMIT_PER_MINUTE=12 \
+BROKER_STATE_DIR="$state" PORT=0 EMULATOR_PORT=0 EMULATOR_THIRD_PARTY_PORT=0 CALLER_RATE_LIMIT_PER_MINUTE=6 \
   node dist/dev/start.js >"$state/stack.log" 2>&1 &
 stack_pid=$!
 cleanup() {
-  kill "$stack_pid" 2>/dev/null && wait "$stack_pid" 2>/dev/null
+  if kill "$stack_pid" 2>/dev/null; then wait "$stack_pid" 2>/dev/null || true; fi
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -59,17 +59,23 @@ TOKEN_SCOPE=$(stack 's.scopes[0]')
 API_URL=$(stack 's.thirdPartyApi.url')
 ca="$(stack "require('node:path').resolve('$root', s.caCertFile)")"
 
-# Uses up the caller's rate limit at the broker: requests until one is answered 429.
+# Uses up the caller's rate limit at the broker: requests until one is answered 429 with a
+# Retry-After of 8 s or more, so the example's request comes too early even after a slow start (a
+# shorter Retry-After means a request is nearly back: it is waited for and used up too).
 use_up_rate_limit() {
-  local own status
+  local own answer
   own=$(curl -sS --cacert "$ca" "$AZURE_AUTHORITY_HOST/$AZURE_TENANT_ID/oauth2/v2.0/token" -d grant_type=client_credentials \
     --data-urlencode "client_id=$AZURE_CLIENT_ID" --data-urlencode "client_secret=$AZURE_CLIENT_SECRET" \
     --data-urlencode "scope=$BROKER_SCOPE" | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
-  for _ in $(seq 1 30); do
-    status=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $own" "$BROKER_URL/api/token")
-    [[ $status == 429 ]] && return 0
+  for _ in $(seq 1 40); do
+    # "STATUS RETRY_AFTER" (curl 7.84+ writes a response header with %header{...}).
+    answer=$(curl -sS -o /dev/null -w '%{http_code} %header{retry-after}' -H "Authorization: Bearer $own" "$BROKER_URL/api/token")
+    if [[ $answer =~ ^429\ ([0-9]+) ]]; then
+      (( BASH_REMATCH[1] >= 8 )) && return 0
+      sleep "${BASH_REMATCH[1]}"
+    fi
   done
-  echo "run.sh: the broker never answered 429" >&2; return 1
+  echo "run.sh: the broker never answered 429 with a Retry-After of 8 s or more" >&2; return 1
 }
 
 failed=0
