@@ -25,7 +25,7 @@ export interface BrokerCredentialOptions {
   brokerScope: string;
   /** The workload's own credential (from `@azure/identity`, or any `TokenCredential`). */
   credential: TokenCredential;
-  /** Retries of 429/503 and network failures (see retryPolicy.ts for the defaults). */
+  /** Retries of 429/503 and network failures (defaults: 3 retries, 30 000 ms longest wait, 500 ms first backoff). */
   retry?: Partial<RetryOptions>;
   /** Each attempt's limit, the answer's body included (default 10 000 ms). */
   requestTimeoutMs?: number;
@@ -76,7 +76,7 @@ function tokenUrlOf(brokerUrl: string): string {
   return url.toString();
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
+function nonNegative(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0) throw new TypeError(`BrokerCredential: ${name} must be a number ≥ 0`);
   return value;
@@ -107,16 +107,20 @@ export class BrokerCredential implements TokenCredential {
     }
     const retry = options.retry ?? {};
     this.retry = {
-      maxRetries: positive(retry.maxRetries, DEFAULT_RETRY_OPTIONS.maxRetries, 'retry.maxRetries'),
-      maxRetryDelayMs: positive(retry.maxRetryDelayMs, DEFAULT_RETRY_OPTIONS.maxRetryDelayMs, 'retry.maxRetryDelayMs'),
-      initialRetryDelayMs: positive(
+      maxRetries: nonNegative(retry.maxRetries, DEFAULT_RETRY_OPTIONS.maxRetries, 'retry.maxRetries'),
+      maxRetryDelayMs: nonNegative(
+        retry.maxRetryDelayMs,
+        DEFAULT_RETRY_OPTIONS.maxRetryDelayMs,
+        'retry.maxRetryDelayMs',
+      ),
+      initialRetryDelayMs: nonNegative(
         retry.initialRetryDelayMs,
         DEFAULT_RETRY_OPTIONS.initialRetryDelayMs,
         'retry.initialRetryDelayMs',
       ),
     };
-    this.requestTimeoutMs = positive(options.requestTimeoutMs, 10_000, 'requestTimeoutMs');
-    this.minValidityMs = positive(options.minValidityMs, 60_000, 'minValidityMs');
+    this.requestTimeoutMs = nonNegative(options.requestTimeoutMs, 10_000, 'requestTimeoutMs');
+    this.minValidityMs = nonNegative(options.minValidityMs, 60_000, 'minValidityMs');
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
