@@ -11,7 +11,8 @@ export type AlertEventName =
   | 'CredentialExpired'
   | 'EntraConfigurationError'
   | 'KeyVaultAccessFailed'
-  | 'CredentialNotExpiring';
+  | 'CredentialNotExpiring'
+  | 'ManagedIdentityFailed';
 
 export type AlertSeverity = 'info' | 'warning' | 'error';
 

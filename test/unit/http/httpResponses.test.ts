@@ -24,6 +24,7 @@ const EXPECTED: Record<BrokerErrorCode, [number, string]> = {
   entra_transient: [503, 'temporarily_unavailable'],
   entra_timeout: [503, 'temporarily_unavailable'],
   entra_malformed_response: [503, 'temporarily_unavailable'],
+  managed_identity_unavailable: [503, 'temporarily_unavailable'],
   keyvault_forbidden: [503, 'temporarily_unavailable'],
   keyvault_not_found: [503, 'temporarily_unavailable'],
   keyvault_disabled: [503, 'temporarily_unavailable'],
