@@ -309,7 +309,7 @@ export function isBrokerError(value: unknown): value is BrokerError {
  * `error` as a BrokerError: unexpected throws (bugs, a misbehaving fake) become `internal`, with the
  * original kept as `cause` for the log and never shown to callers.
  */
-export function toBrokerError(error: unknown, context = 'Unexpected failure.'): BrokerError {
+export function toBrokerError(error: unknown, message: string): BrokerError {
   if (isBrokerError(error)) return error;
-  return new BrokerError('internal', context, { cause: error });
+  return new BrokerError('internal', message, { cause: error });
 }

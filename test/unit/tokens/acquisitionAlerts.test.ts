@@ -1,5 +1,6 @@
 import { AcquisitionAlerts, alertForFailure } from '../../../src/tokens/acquisitionAlerts';
 import type { ClientCredential } from '../../../src/credentials/credentialTypes';
+import { BrokerError } from '../../../src/contract/errors';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 
@@ -33,9 +34,9 @@ describe('AcquisitionAlerts', () => {
       credentialName: 'broker-secret',
       logger: createRecordingLogger().logger,
     });
-    alerts.acquisitionFailed('entra_credential_rejected', credential, { scope: 's' });
-    alerts.acquisitionFailed('keyvault_forbidden', credential, { scope: 's' });
-    alerts.acquisitionFailed('entra_transient', credential, { scope: 's' });
+    alerts.acquisitionFailed(new BrokerError('entra_credential_rejected', 'm'), credential, { scope: 's' });
+    alerts.acquisitionFailed(new BrokerError('keyvault_forbidden', 'm'), credential, { scope: 's' });
+    alerts.acquisitionFailed(new BrokerError('entra_transient', 'm'), credential, { scope: 's' });
 
     expect(sink.alerts).toEqual([
       expect.objectContaining({ event: 'CredentialRejected', credentialName: 'broker-secret', version: 'v7' }),

@@ -1,14 +1,11 @@
-import { BrokerError } from '../../../src/contract/errors';
 import {
-  BACKGROUND_RETRY_MS,
+  BrokerError,
   CONFIGURATION_FAILURE_MEMORY_MS,
   CREDENTIAL_FAILURE_MEMORY_MS,
-  DEFAULT_THROTTLE_SECONDS,
-  MAX_ATTEMPTS,
-  MAX_THROTTLE_SECONDS,
-  TokenEngine,
-  type TokenEngineOptions,
-} from '../../../src/tokens/tokenEngine';
+} from '../../../src/contract/errors';
+import { DEFAULT_THROTTLE_SECONDS, MAX_RETRY_AFTER_SECONDS } from '../../../src/contract/retryAfter';
+import { MAX_ATTEMPTS } from '../../../src/tokens/tokenAcquirer';
+import { BACKGROUND_RETRY_MS, TokenEngine, type TokenEngineOptions } from '../../../src/tokens/tokenEngine';
 import { FakeClock } from '../../support/fakes/fakeClock';
 import { FAKE_SCOPE_A, FAKE_SCOPE_B, fakeConfig } from '../../support/fakes/fakeConfig';
 import { FakeCredentialSource } from '../../support/fakes/fakeCredentialSource';
@@ -297,8 +294,10 @@ describe('TokenEngine retries', () => {
   });
 
   it("a token client that never settles is cut off by the engine's own backstop (real timers)", async () => {
+    // The deadline leaves room above MIN_ATTEMPT_MS for the real milliseconds that pass before the
+    // first request; with exactly MIN_ATTEMPT_MS a single elapsed millisecond meant no request at all.
     const { engine, client } = setup({
-      engine: { clock: { now: () => Date.now() }, sleep: undefined, attemptTimeoutMs: 20, deadlineMs: 100 },
+      engine: { clock: { now: () => Date.now() }, sleep: undefined, attemptTimeoutMs: 20, deadlineMs: 300 },
     });
     client.hang();
     const failure = await failureOf(engine.getToken(FAKE_SCOPE_A));
@@ -340,7 +339,7 @@ describe('TokenEngine throttling', () => {
 
   it.each([
     [undefined, DEFAULT_THROTTLE_SECONDS],
-    [100_000, MAX_THROTTLE_SECONDS],
+    [100_000, MAX_RETRY_AFTER_SECONDS],
   ])('a 429 with Retry-After %p pauses %p s', async (given, expected) => {
     const { engine, client } = setup();
     client.fail(entraErrors.throttled(given));
