@@ -26,6 +26,31 @@ describe('alertForFailure', () => {
   });
 });
 
+describe('alertForFailure advice', () => {
+  it.each([70021, 700211, 700212, 700213])(
+    'AADSTS%p (no federated credential matches) points at the federated credential',
+    (aadsts) => {
+      const alert = alertForFailure('entra_configuration', aadsts);
+      expect(alert).toMatchObject({ event: 'EntraConfigurationError', severity: 'error' });
+      expect(alert?.message).toMatch(/federated identity credential/);
+      expect(alert?.message).toContain('api://AzureADTokenExchange');
+    },
+  );
+
+  it('other configuration failures keep the general advice', () => {
+    expect(alertForFailure('entra_configuration', 70011)?.message).not.toMatch(/federated/);
+    expect(alertForFailure('entra_configuration')?.message).toMatch(/tenant, app registration or scope/);
+  });
+
+  it('a refused managed identity raises ManagedIdentityFailed naming AZURE_CLIENT_ID', () => {
+    expect(alertForFailure('managed_identity_unavailable')).toMatchObject({
+      event: 'ManagedIdentityFailed',
+      severity: 'error',
+      message: expect.stringContaining('AZURE_CLIENT_ID') as string,
+    });
+  });
+});
+
 describe('AcquisitionAlerts', () => {
   it('names the credential version for Entra refusals but not for Key Vault failures', () => {
     const sink = new RecordingAlerts();

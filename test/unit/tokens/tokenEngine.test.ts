@@ -400,6 +400,45 @@ describe('TokenEngine configuration failures', () => {
   });
 });
 
+describe('TokenEngine managed identity failures', () => {
+  it('a managed identity the endpoint refuses: no retry, ManagedIdentityFailed, remembered like a configuration failure', async () => {
+    const { engine, client, alerts, clock } = setup();
+    client.fail(
+      new BrokerError('managed_identity_unavailable', 'The managed identity endpoint refused.', {
+        upstreamStatus: 400,
+      }),
+    );
+    const failure = await failureOf(engine.getToken(FAKE_SCOPE_A));
+    expect(failure).toMatchObject({
+      code: 'managed_identity_unavailable',
+      retryAfterSeconds: CONFIGURATION_FAILURE_MEMORY_MS / SECOND,
+    });
+    expect(client.calls).toHaveLength(1);
+    expect(alerts.events()).toEqual(['ManagedIdentityFailed']);
+    expect(alerts.alerts[0]).toMatchObject({ severity: 'error', details: { code: 'managed_identity_unavailable' } });
+    expect(alerts.alerts[0]?.message).toContain('AZURE_CLIENT_ID');
+
+    await Promise.all(Array.from({ length: 20 }, () => failureOf(engine.getToken(FAKE_SCOPE_A))));
+    expect(client.calls).toHaveLength(1);
+    clock.advance(CONFIGURATION_FAILURE_MEMORY_MS);
+    await engine.getToken(FAKE_SCOPE_A);
+    expect(client.calls).toHaveLength(2);
+  });
+
+  it('a federated credential mismatch (AADSTS700213) alerts with advice about the federated credential', async () => {
+    const { engine, client, alerts } = setup();
+    client.fail(entraErrors.configuration(700213));
+    expect((await failureOf(engine.getToken(FAKE_SCOPE_A))).code).toBe('entra_configuration');
+    expect(alerts.alerts).toEqual([
+      expect.objectContaining({
+        event: 'EntraConfigurationError',
+        details: expect.objectContaining({ aadsts: 700213 }),
+      }),
+    ]);
+    expect(alerts.alerts[0]?.message).toMatch(/federated identity credential/);
+  });
+});
+
 describe('TokenEngine credential failures', () => {
   it('on AADSTS7000215 reads the latest version once, retries with it, promotes it, and the caller never sees a failure', async () => {
     const { engine, client, source, alerts, log } = setup();
