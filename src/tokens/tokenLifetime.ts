@@ -1,5 +1,11 @@
 import { BrokerError } from '../contract/errors';
-import type { AcquiredToken } from './tokenClient';
+
+/** The times of a token as `TokenClient` reports them (receive time + `expires_in`, on the injected clock). */
+export interface TokenTimes {
+  readonly expiresOnMs: number;
+  /** From Entra's `refresh_in`, if it sent one. */
+  readonly refreshAfterMs: number | undefined;
+}
 
 /**
  * Shortest lifetime taken as real. MSAL turns a missing, zero or unparseable `expires_in` into 0 and
@@ -27,7 +33,7 @@ export class TokenLifetime {
    * again); `token_lifetime_too_short` when it is real but shorter than the minimum (a token
    * lifetime policy in the tenant: asking again gives the same).
    */
-  problemWith(token: AcquiredToken, nowMs: number): BrokerError | undefined {
+  problemWith(token: TokenTimes, nowMs: number): BrokerError | undefined {
     const lifetimeMs = token.expiresOnMs - nowMs;
     if (lifetimeMs < MIN_PLAUSIBLE_LIFETIME_MS) {
       return new BrokerError(
@@ -55,7 +61,7 @@ export class TokenLifetime {
    * (lifetime under twice the minimum), half of the servable window instead, so a refresh still
    * starts while it is served.
    */
-  refreshAtMs(token: AcquiredToken, receivedAtMs: number): number {
+  refreshAtMs(token: TokenTimes, receivedAtMs: number): number {
     const servableUntilMs = token.expiresOnMs - this.minLifetimeMs;
     let refreshAtMs = Math.min(
       receivedAtMs + (token.expiresOnMs - receivedAtMs) / 2,
