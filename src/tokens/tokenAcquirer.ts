@@ -21,12 +21,13 @@ export const MAX_ATTEMPTS = 3;
 /** No attempt is started with less time than this left before the deadline. */
 export const MIN_ATTEMPT_MS = 100;
 
+/** How an acquisition, or its requests, ended: a usable token or the failure. */
+type Outcome =
+  | { readonly token: AcquiredToken; readonly failure?: undefined }
+  | { readonly token?: undefined; readonly failure: BrokerError };
+
 /** What one acquisition came to; the engine caches, logs, alerts and remembers from it. */
-export type Acquisition = AcquisitionTrace &
-  (
-    | { readonly token: AcquiredToken; readonly failure?: undefined }
-    | { readonly token?: undefined; readonly failure: BrokerError }
-  );
+export type Acquisition = AcquisitionTrace & Outcome;
 
 export interface AcquisitionTrace {
   readonly startedMs: number;
@@ -41,10 +42,7 @@ export interface AcquisitionTrace {
 }
 
 /** The requests of one acquisition: how many, with which credential last, and how they ended. */
-type Requests = { readonly attempts: number; readonly lastTried: ClientCredential } & (
-  | { readonly token: AcquiredToken; readonly failure?: undefined }
-  | { readonly token?: undefined; readonly failure: BrokerError }
-);
+type Requests = { readonly attempts: number; readonly lastTried: ClientCredential } & Outcome;
 
 export interface TokenAcquirerOptions {
   credentialSource: CredentialSource;
@@ -66,7 +64,8 @@ export interface TokenAcquirerOptions {
   deadlineMs: number;
 }
 
-const UNEXPECTED = 'Unexpected failure while acquiring a token.';
+/** The message of an `internal` error that stands for an unexpected throw during an acquisition. */
+export const UNEXPECTED = 'Unexpected failure while acquiring a token.';
 
 /**
  * One acquisition of an Entra token, without any caching: the credential in use (the loaded one

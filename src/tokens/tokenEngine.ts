@@ -10,11 +10,11 @@ import { describeError, type Logger } from '../platform/logger';
 import { scopeKey } from '../contract/scope';
 import { SingleFlight } from '../platform/singleFlight';
 import {
-  type Acquisition,
   type AcquisitionTrace,
   DEFAULT_ATTEMPT_TIMEOUT_MS,
   DEFAULT_DEADLINE_MS,
   TokenAcquirer,
+  UNEXPECTED,
 } from './tokenAcquirer';
 import type { AcquiredToken, TokenClient } from './tokenClient';
 import { TokenLifetime } from './tokenLifetime';
@@ -22,8 +22,6 @@ import type { ProviderHealth, ServedToken, TokenProvider } from './tokenProvider
 
 /** After a failed background refresh, the next one waits at least this long (the cached token is still served). */
 export const BACKGROUND_RETRY_MS = 10_000;
-
-const UNEXPECTED = 'Unexpected failure while acquiring a token.';
 
 export interface TokenEngineOptions {
   config: BrokerConfig;
@@ -301,7 +299,7 @@ export class TokenEngine implements TokenProvider {
   }
 
   /** Logs, alerts and remembers a failed acquisition; returns the error for callers. */
-  private recordFailure(key: string, scope: string, trace: Acquisition, failure: BrokerError): BrokerError {
+  private recordFailure(key: string, scope: string, trace: AcquisitionTrace, failure: BrokerError): BrokerError {
     const now = this.clock.now();
     const version = trace.inUse?.properties.version;
     const rememberedUntilMs = this.memory.recordFailure(key, failure, version, now);
