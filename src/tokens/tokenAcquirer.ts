@@ -103,9 +103,9 @@ export class TokenAcquirer {
 
   /**
    * A token for `scope` with the credential in use; a reloaded version that works is promoted.
-   * Never throws: a failure (`keyvault_*` / `credential_invalid` when no credential can be had,
-   * `entra_*` or `token_lifetime_too_short` when Entra gives no usable token, `internal` for
-   * anything unexpected) is in the result.
+   * A failure is in the result, not thrown: `keyvault_*` / `credential_invalid` when no credential
+   * can be had, `entra_*` or `token_lifetime_too_short` when Entra gives no usable token, `internal`
+   * for anything unexpected from the credential source or the token client.
    */
   async obtain(scope: string): Promise<Acquisition> {
     const startedMs = this.clock.now();
@@ -126,9 +126,8 @@ export class TokenAcquirer {
 
   /**
    * A token for `scope` with `candidate` (not the credential in use): the usual retries for
-   * transient failures, but no reload on rejection and no promotion. Never throws; the failure
-   * (`entra_throttled` during a throttling pause, `entra_*`, `token_lifetime_too_short`, `internal`)
-   * is in the result.
+   * transient failures, but no reload on rejection and no promotion. A failure is in the result
+   * (`entra_throttled` during a throttling pause, `entra_*`, `token_lifetime_too_short`, `internal`).
    */
   async trial(scope: string, candidate: ClientCredential): Promise<Acquisition> {
     const startedMs = this.clock.now();
@@ -168,7 +167,7 @@ export class TokenAcquirer {
     }
   }
 
-  /** Requests to Entra until one gives a usable token or a failure is final. Never throws. */
+  /** Requests to Entra until one gives a usable token or a failure is final (in the result). */
   private async requestWithRetries(
     scope: string,
     initial: ClientCredential,
