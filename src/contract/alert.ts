@@ -11,8 +11,8 @@ export type AlertEventName =
   | 'CredentialExpired'
   | 'EntraConfigurationError'
   | 'KeyVaultAccessFailed'
-  | 'CredentialNotExpiring'
-  | 'ManagedIdentityFailed';
+  | 'ManagedIdentityFailed'
+  | 'CredentialNotExpiring';
 
 export type AlertSeverity = 'info' | 'warning' | 'error';
 
