@@ -11,6 +11,7 @@ export type AlertEventName =
   | 'CredentialExpired'
   | 'EntraConfigurationError'
   | 'KeyVaultAccessFailed'
+  | 'ManagedIdentityFailed'
   | 'CredentialNotExpiring';
 
 export type AlertSeverity = 'info' | 'warning' | 'error';

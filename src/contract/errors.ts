@@ -30,6 +30,7 @@ export type BrokerErrorCode =
   | 'keyvault_throttled'
   | 'keyvault_transient'
   | 'keyvault_timeout'
+  | 'managed_identity_unavailable'
   | 'credential_invalid'
   | 'token_lifetime_too_short'
   // anything else: a bug
@@ -96,6 +97,7 @@ export const DEPENDENCY_ERROR_CODES: ReadonlySet<BrokerErrorCode> = new Set<Brok
   'keyvault_throttled',
   'keyvault_transient',
   'keyvault_timeout',
+  'managed_identity_unavailable',
   'credential_invalid',
   'token_lifetime_too_short',
 ]);
