@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { BrokerError } from './errors';
+import { tokenExchangeAudienceFor } from './clouds';
 import { describeScopeProblem, scopeKey } from './scope';
 
 export type CredentialKind = 'secret' | 'certificate' | 'federated';
@@ -218,19 +219,7 @@ function parseAuthorityHost(r: SettingsReader): string | undefined {
   return parsed.origin;
 }
 
-/**
- * The audience a federated credential on the app registration must list: each Microsoft cloud has
- * its own (public `api://AzureADTokenExchange`, US Government `…USGov`, China `…China`). Derived
- * from the authority host's domain; any other host (the emulator, a cloud not listed) gets the
- * public value unless the setting names one.
- */
-export function tokenExchangeAudienceFor(authorityHost: string): string {
-  const host = new URL(authorityHost).hostname.toLowerCase();
-  if (host.endsWith('.microsoftonline.us')) return 'api://AzureADTokenExchangeUSGov';
-  if (host.endsWith('.cn')) return 'api://AzureADTokenExchangeChina';
-  return 'api://AzureADTokenExchange';
-}
-
+/** ENTRA_TOKEN_EXCHANGE_AUDIENCE, or the audience of the authority host's cloud. */
 function parseTokenExchangeAudience(r: SettingsReader, authorityHost: string | undefined): string {
   const value = r.raw('ENTRA_TOKEN_EXCHANGE_AUDIENCE');
   if (value) {

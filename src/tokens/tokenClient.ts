@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { X509Certificate, createHash, createPrivateKey, randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../platform/clock';
 import type { BrokerConfig } from '../contract/config';
+import { isMicrosoftAuthorityHost } from '../contract/clouds';
 import type { ClientCredential } from '../credentials/credentialTypes';
 import { withDeadline } from '../platform/deadline';
 import { classifyAssertionFailure, classifyMsalError } from './entraErrors';
@@ -59,20 +60,7 @@ export interface SdkToken {
 
 export const DEFAULT_ACQUIRE_TIMEOUT_MS = 5000;
 
-/** Hosts of the Microsoft clouds, for which MSAL's instance discovery works and protects us. */
-const MICROSOFT_AUTHORITY_HOSTS = new Set([
-  'login.microsoftonline.com',
-  'login.microsoftonline.us',
-  'login.chinacloudapi.cn',
-  'login.partner.microsoftonline.cn',
-]);
-
 const SDK_EXPIRY_RESOLUTION_MS = 1000;
-
-/** Whether `authorityHost` is the login host of a Microsoft cloud. */
-export function isMicrosoftAuthorityHost(authorityHost: string): boolean {
-  return MICROSOFT_AUTHORITY_HOSTS.has(new URL(authorityHost).hostname.toLowerCase());
-}
 
 /**
  * Entra client over msal-node's `ConfidentialClientApplication`: a client secret, a certificate
