@@ -122,8 +122,11 @@ export function createEntraTokenClient(options: EntraTokenClientOptions): TokenC
           refreshAfterTimestamp: result?.refreshOn?.getTime(),
         };
       };
+      // The slot lives as long as MSAL works, past our deadline: a request MSAL sends after it
+      // then meets the aborted signal instead of going out unbounded.
+      const running = attempt().finally(() => http.release(correlationId));
       try {
-        const token = await withDeadline(attempt(), timeoutMs, 'entra_timeout', 'The Entra token request');
+        const token = await withDeadline(running, timeoutMs, 'entra_timeout', 'The Entra token request');
         return acquiredTokenFrom(token, clock.now(), Date.now(), 200);
       } catch (error) {
         // Frees the socket of a request we no longer wait for (no-op when nothing is in flight).
@@ -137,8 +140,6 @@ export function createEntraTokenClient(options: EntraTokenClientOptions): TokenC
           error: classified,
         });
         throw classified;
-      } finally {
-        http.release(correlationId);
       }
     },
   };

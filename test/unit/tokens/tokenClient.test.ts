@@ -226,6 +226,25 @@ describe('createEntraTokenClient over msal-node', () => {
     expect(entra.posts()[0]?.signal?.aborted).toBe(true);
   });
 
+  it('a token request MSAL sends after our deadline goes out already aborted', async () => {
+    let releaseMetadata: () => void = () => undefined;
+    const metadataHeld = new Promise<void>((resolve) => (releaseMetadata = resolve));
+    let postSignal: (signal: AbortSignal | undefined) => void = () => undefined;
+    const posted = new Promise<AbortSignal | undefined>((resolve) => (postSignal = resolve));
+    const entra = fakeEntra(ok());
+    const slowMetadata = (async (input: string | URL | Request, init?: RequestInit) => {
+      if ((init?.method ?? 'GET') === 'GET') await metadataHeld;
+      else postSignal(init?.signal ?? undefined);
+      return entra.fetch(input, init);
+    }) as typeof fetch;
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: slowMetadata });
+    await expect(client.acquire(secret, FAKE_SCOPE_A, { timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'entra_timeout',
+    });
+    releaseMetadata();
+    expect((await posted)?.aborted).toBe(true);
+  });
+
   it('unavailable OpenID metadata: 400 → entra_configuration, 503 → entra_transient', async () => {
     for (const [status, code] of [
       [400, 'entra_configuration'],
