@@ -42,6 +42,7 @@ const CONTRACT_SETTINGS = [
   'SECRET_EXPIRY_WARNING_DAYS',
   'ALERT_WEBHOOK_URL',
   'AZURE_CLIENT_ID',
+  'ENTRA_TOKEN_EXCHANGE_AUDIENCE',
 ];
 
 // A build takes ~5 s alone; leave room for a busy 2-core machine running other suites.
