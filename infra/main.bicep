@@ -35,6 +35,9 @@ param entraClientId string
 @description('ENTRA_AUTHORITY_HOST: Entra authority host of this cloud.')
 param entraAuthorityHost string = environment().authentication.loginEndpoint
 
+@description('ENTRA_TOKEN_EXCHANGE_AUDIENCE: federated mode only; empty lets the broker pick the audience of the authority host\'s cloud.')
+param entraTokenExchangeAudience string = ''
+
 @description('CLIENT_CREDENTIAL_NAME: Key Vault secret (or certificate) name of the client credential.')
 @minLength(1)
 @maxLength(127)
@@ -246,6 +249,7 @@ module functionApp 'modules/functionApp.bicep' = {
       CALLER_RATE_LIMIT_PER_MINUTE: string(callerRateLimitPerMinute)
       WARMUP_SCHEDULE: warmupSchedule
       SECRET_EXPIRY_WARNING_DAYS: expiryWarningDays
+      ENTRA_TOKEN_EXCHANGE_AUDIENCE: entraTokenExchangeAudience
     }
   }
 }

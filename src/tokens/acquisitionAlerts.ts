@@ -3,17 +3,13 @@ import type { AlertKind, AlertSink } from '../contract/alert';
 import type { ClientCredential } from '../credentials/credentialTypes';
 import { type BrokerError, type BrokerErrorCode, errorSpec, type FailureAlertSpec } from '../contract/errors';
 import { describeError, type Logger } from '../platform/logger';
-
-/**
- * AADSTS codes saying that no federated identity credential on the app registration matches the
- * managed identity's token: 70021 (none at all), 700211 (issuer), 700212 (audience), 700213 (subject).
- */
-const FEDERATED_MISMATCH_AADSTS: ReadonlySet<number> = new Set([70021, 700211, 700212, 700213]);
+import { isFederatedMismatch } from './entraErrors';
 
 const FEDERATED_MISMATCH_MESSAGE =
   "Entra found no federated identity credential on the app registration that matches the managed identity's token. " +
   'Check the federated credential: issuer https://login.microsoftonline.com/<tenant ID>/v2.0, subject the ' +
-  "managed identity's object (principal) ID, audience api://AzureADTokenExchange.";
+  "managed identity's object (principal) ID, audience the cloud's token-exchange audience (api://AzureADTokenExchange " +
+  'in the public cloud; ENTRA_TOKEN_EXCHANGE_AUDIENCE when set).';
 
 /**
  * The alert for an acquisition that failed with `code` (the error table's `alert`); undefined when
@@ -23,7 +19,7 @@ const FEDERATED_MISMATCH_MESSAGE =
 export function alertForFailure(code: BrokerErrorCode, aadsts?: number): FailureAlertSpec | undefined {
   const alert = errorSpec(code).alert;
   if (!alert) return undefined;
-  if (code === 'entra_configuration' && aadsts !== undefined && FEDERATED_MISMATCH_AADSTS.has(aadsts)) {
+  if (code === 'entra_configuration' && aadsts !== undefined && isFederatedMismatch(aadsts)) {
     return { ...alert, message: FEDERATED_MISMATCH_MESSAGE };
   }
   return alert;

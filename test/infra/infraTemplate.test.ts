@@ -54,6 +54,7 @@ const CONTRACT_SETTINGS = [
   'SECRET_EXPIRY_WARNING_DAYS',
   'ALERT_WEBHOOK_URL',
   'AZURE_CLIENT_ID',
+  'ENTRA_TOKEN_EXCHANGE_AUDIENCE',
 ];
 
 const inCi = process.env.CI === 'true';
