@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,11 +5,12 @@ import { demoContext, runDemoSteps, requestBrokerToken, requestCallerToken, deni
 import { localFetch } from '../../dev/localFetch';
 import { findFreePort } from '../../dev/ports';
 import { type StackFile, stackFileProblems } from '../../dev/stackFile';
-import { isAlive, root, runStart, type Started, waitFor } from './support';
+import { buildAll, isAlive, root, runStart, type Started, waitFor } from './support';
 
-// Starts the stack exactly as `npm start` does (node dist/dev/start.js after the build), in a state
-// directory of its own (BROKER_STATE_DIR) and on free ports, so a developer's running stack is untouched.
-describe('npm start: the local stack end to end', () => {
+// Starts the stack exactly as `npm start -- --dev-host` does (node dist/dev/start.js after the build), in
+// a state directory of its own (BROKER_STATE_DIR) and on free ports, so a developer's running stack is
+// untouched. The same stack on the real Functions runtime: funcRuntime.test.ts.
+describe('npm start --dev-host: the local stack end to end', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-e2e-'));
   const stackFile = path.join(dir, 'stack.json');
   let start: Started | undefined;
@@ -19,15 +19,17 @@ describe('npm start: the local stack end to end', () => {
   let stack: StackFile;
 
   beforeAll(async () => {
-    const build = spawnSync(process.execPath, [path.join(root, 'dev', 'build.mjs')], { cwd: root, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+    buildAll();
     const port = await findFreePort();
-    start = runStart({
-      PORT: String(port),
-      BROKER_STATE_DIR: dir,
-      // A contract §3 setting in npm start's environment reaches the broker: a fast warm-up timer.
-      WARMUP_SCHEDULE: '*/2 * * * * *',
-    });
+    start = runStart(
+      {
+        PORT: String(port),
+        BROKER_STATE_DIR: dir,
+        // A contract §3 setting in npm start's environment reaches the broker: a fast warm-up timer.
+        WARMUP_SCHEDULE: '*/2 * * * * *',
+      },
+      ['--dev-host'],
+    );
     stack = await waitFor(
       'stack.json',
       () => {
@@ -51,6 +53,8 @@ describe('npm start: the local stack end to end', () => {
 
   it('writes stack.json in the contract §4 shape, with the CA it points to', () => {
     expect(stackFileProblems(stack)).toEqual([]);
+    expect(stack.broker.host).toBe('dev-host');
+    expect(output()).toContain('npm start: serving the broker on dev/host');
     expect(readFileSync(path.resolve(root, stack.caCertFile), 'utf8')).toContain('BEGIN CERTIFICATE');
   });
 
