@@ -94,6 +94,7 @@ const devTools = [
   ['dev/emulator/main.ts', 'dist/dev/emulator.js'],
   ['dev/host/main.ts', 'dist/dev/host.js'],
   ['dev/demo.ts', 'dist/dev/demo.js'],
+  ['dev/package.ts', 'dist/dev/package.js'],
   ['bench/bench.ts', 'dist/bench/bench.js'],
   ['bench/handler.ts', 'dist/bench/handler.js'],
 ];
