@@ -97,6 +97,7 @@ const devTools = [
   ['dev/package.ts', 'dist/dev/package.js'],
   ['bench/bench.ts', 'dist/bench/bench.js'],
   ['bench/handler.ts', 'dist/bench/handler.js'],
+  ['bench/funcLatency.ts', 'dist/bench/funcLatency.js'],
 ];
 
 function buildDevTool(entry, outfile) {
