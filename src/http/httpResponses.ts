@@ -142,6 +142,18 @@ export function errorResponse(error: unknown, options: ToHttpErrorOptions = {}):
   return jsonResponse(mapped.status, { error: mapped.error, error_description: mapped.description }, mapped.headers);
 }
 
+/**
+ * 503 `temporarily_unavailable` with the fixed description (never the reason) and `Retry-After`:
+ * what a caller gets when no token can be had, whatever the cause.
+ */
+export function unavailableResponse(retryAfterSeconds: number = DEFAULT_RETRY_AFTER_SECONDS): CoreHttpResponse {
+  return jsonResponse(
+    503,
+    { error: 'temporarily_unavailable', error_description: UNAVAILABLE_DESCRIPTION },
+    { 'Retry-After': String(boundedRetryAfterSeconds(retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS)) },
+  );
+}
+
 /** Last resort when building a response itself failed; a constant, so it cannot fail in turn. */
 export function serverErrorResponse(): CoreHttpResponse {
   return {
