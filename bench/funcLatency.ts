@@ -13,9 +13,12 @@
  *   kbPer1000                 … and their text, in KB
  *
  * Variants (host.json `logging.logLevel` overrides, applied through AzureFunctionsJobHost__ variables):
- *   committed          host.json as it is in the repository
- *   functionInfo       Function = Information (the host's Executing/Executed lines for every request)
- *   functionWarning    Function = Warning (drops the broker's own info lines too)
+ *   committed        host.json as it is in the repository
+ *   everything       Function and Function.token.User at Information: the host's Executing/Executed
+ *                    lines for every request, and the broker's own lines
+ *   brokerLinesOnly  Function at Warning, Function.token.User at Information: no Executing/Executed,
+ *                    the broker's audit line kept
+ *   noRequestLines   both at Warning (what is left: request telemetry, failures)
  */
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,10 +35,15 @@ interface Variant {
 }
 
 const LOG_LEVEL = 'AzureFunctionsJobHost__logging__logLevel__';
+const levels = (functionLevel: string, userLevel: string): Record<string, string> => ({
+  [`${LOG_LEVEL}Function`]: functionLevel,
+  [`${LOG_LEVEL}Function.token.User`]: userLevel,
+});
 const VARIANTS: readonly Variant[] = [
   { name: 'committed', env: {} },
-  { name: 'functionInfo', env: { [`${LOG_LEVEL}Function`]: 'Information' } },
-  { name: 'functionWarning', env: { [`${LOG_LEVEL}Function`]: 'Warning' } },
+  { name: 'everything', env: levels('Information', 'Information') },
+  { name: 'brokerLinesOnly', env: levels('Warning', 'Information') },
+  { name: 'noRequestLines', env: levels('Warning', 'Warning') },
 ];
 
 function parseArgs(argv: readonly string[], root: string): { requests: number; apps: [string, string][] } {
