@@ -1,12 +1,15 @@
 /**
- * `npm run bench:func [-- --requests N] [-- --app LABEL=FILE …]` — the token endpoint on the REAL
- * Functions host (`func start`, found as npm start finds it), per host.json logging variant and per
- * app build, all in the same run so they compare. Prints one JSON object per variant as it goes and
- * ONE JSON object (all of them) as its last line.
+ * `npm run bench:func -- [--requests N] [--rounds R] [--variants a,b] [--app LABEL=FILE …]` — the
+ * token endpoint on the REAL Functions host (`func start`, found as npm start finds it), per
+ * host.json logging variant and per app build, all in the same run so they compare. Prints one JSON
+ * object per measurement as it goes and ONE JSON object as its last line: per app and variant, the
+ * median over the rounds of each figure.
  *
- * For each app build (default: `current=dist/app/index.js`) and each logging variant below, it starts
- * the host on that build with the local stack's settings (emulator in-process, Azurite), warms up,
- * then sends N sequential cache-hit `POST /api/token` over one keep-alive connection:
+ * Each round runs every app build (default: `current=dist/app/index.js`) with every logging variant
+ * below, interleaved, so that a noisy minute on a shared machine does not land on one variant only.
+ * Each run starts the host on that build with the local stack's settings (emulator in-process,
+ * Azurite), warms up, then sends N sequential cache-hit `POST /api/token` over one keep-alive
+ * connection:
  *   p50Ms, p99Ms, meanMs      latency seen by the caller
  *   recordsPer1000            log records the host wrote per 1,000 requests (each one is a trace in
  *                             Application Insights when it passes the same level filter)
@@ -46,20 +49,66 @@ const VARIANTS: readonly Variant[] = [
   { name: 'noRequestLines', env: levels('Warning', 'Warning') },
 ];
 
-function parseArgs(argv: readonly string[], root: string): { requests: number; apps: [string, string][] } {
+interface BenchArgs {
+  requests: number;
+  rounds: number;
+  variants: readonly Variant[];
+  apps: [string, string][];
+}
+
+function parseArgs(argv: readonly string[], root: string): BenchArgs {
   let requests = 2000;
+  let rounds = 1;
+  let variants = VARIANTS;
   const apps: [string, string][] = [];
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === '--requests') requests = Number(argv[++i]);
-    else if (argv[i] === '--app') {
+    else if (argv[i] === '--rounds') rounds = Number(argv[++i]);
+    else if (argv[i] === '--variants') {
+      const names = (argv[++i] ?? '').split(',');
+      variants = VARIANTS.filter((v) => names.includes(v.name));
+      if (variants.length !== names.length)
+        throw new Error(`--variants: one of ${VARIANTS.map((v) => v.name).join(', ')}`);
+    } else if (argv[i] === '--app') {
       const [label, file] = (argv[++i] ?? '').split('=');
       if (!label || !file) throw new Error('--app LABEL=FILE');
       apps.push([label, path.resolve(file)]);
     } else throw new Error(`unknown argument ${argv[i]}`);
   }
   if (!Number.isInteger(requests) || requests < 100) throw new Error('--requests must be a whole number ≥ 100');
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number ≥ 1');
   if (apps.length === 0) apps.push(['current', path.join(root, 'dist', 'app', 'index.js')]);
-  return { requests, apps };
+  return { requests, rounds, variants, apps };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+type Measurement = Record<'p50Ms' | 'p99Ms' | 'meanMs' | 'recordsPer1000' | 'kbPer1000', number> & {
+  app: string;
+  variant: string;
+};
+
+/** Per app and variant, the median over the rounds of each figure. */
+function summarize(results: readonly Measurement[]): Record<string, unknown>[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const result of results) {
+    const key = `${result.app}/${result.variant}`;
+    groups.set(key, [...(groups.get(key) ?? []), result]);
+  }
+  return [...groups.values()].map((group) => ({
+    app: group[0]!.app,
+    variant: group[0]!.variant,
+    rounds: group.length,
+    p50Ms: median(group.map((r) => r.p50Ms)),
+    p99Ms: median(group.map((r) => r.p99Ms)),
+    meanMs: median(group.map((r) => r.meanMs)),
+    recordsPer1000: median(group.map((r) => r.recordsPer1000)),
+    kbPer1000: median(group.map((r) => r.kbPer1000)),
+  }));
 }
 
 function post(agent: http.Agent, url: URL, token: string, body: string): Promise<number> {
@@ -91,12 +140,12 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function main(): Promise<void> {
   const root = repoRoot();
-  const { requests, apps } = parseArgs(process.argv.slice(2), root);
+  const { requests, rounds, variants, apps } = parseArgs(process.argv.slice(2), root);
   const func = findFunc(process.env, root);
   if (!func) throw new Error('no func found (FUNC, PATH, ../shared/tools/functions-host): nothing to measure');
   const work = mkdtempSync(path.join(os.tmpdir(), 'bench-func-'));
   const emulator = await startEmulator();
-  const results: Record<string, unknown>[] = [];
+  const results: Measurement[] = [];
   try {
     const caCertPath = path.join(work, 'ca.pem');
     writeFileSync(caCertPath, emulator.caPem);
@@ -108,62 +157,64 @@ async function main(): Promise<void> {
     delete settings.PORT;
     const caller = emulator.callers.find((c) => c.name === 'workload-a')!;
     const body = new URLSearchParams({ scope: emulator.scopes[0]! }).toString();
-    for (const [label, appFile] of apps) {
-      for (const variant of VARIANTS) {
-        let records = 0;
-        let bytes = 0;
-        let counting = false;
-        const host = await startFuncHost({
-          func,
-          root,
-          appFile,
-          stageDir: path.join(work, `${label}-${variant.name}`),
-          settings,
-          env: { ...process.env, ...variant.env },
-          onRecord: (line) => {
-            if (!counting) return;
-            // A record's first line (or a JSON line) starts an entry; continuation lines add text.
-            if (line.json || line.text.startsWith(`${line.level} `)) records += 1;
-            bytes += Buffer.byteLength(line.text) + 1;
-          },
-        });
-        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-        try {
-          const url = new URL(`${host.url}/api/token`);
-          const token = await emulator.callerToken(caller);
-          for (let i = 0; i < 200; i += 1) {
-            const status = await post(agent, url, token, body);
-            if (status !== 200) throw new Error(`warm-up request answered ${status}`);
+    for (let round = 1; round <= rounds; round += 1) {
+      for (const [label, appFile] of apps) {
+        for (const variant of variants) {
+          let records = 0;
+          let bytes = 0;
+          let counting = false;
+          const host = await startFuncHost({
+            func,
+            root,
+            appFile,
+            stageDir: path.join(work, `${label}-${variant.name}-${round}`),
+            settings,
+            env: { ...process.env, ...variant.env },
+            onRecord: (line) => {
+              if (!counting) return;
+              // A record's first line (or a JSON line) starts an entry; continuation lines add text.
+              if (line.json || line.text.startsWith(`${line.level} `)) records += 1;
+              bytes += Buffer.byteLength(line.text) + 1;
+            },
+          });
+          const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+          try {
+            const url = new URL(`${host.url}/api/token`);
+            const token = await emulator.callerToken(caller);
+            // The host's first seconds hold start-up work of its own (lock lease, timers): wait them out.
+            for (let i = 0; i < 500; i += 1) {
+              const status = await post(agent, url, token, body);
+              if (status !== 200) throw new Error(`warm-up request answered ${status}`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 2000));
+            counting = true;
+            const latencies: number[] = [];
+            for (let i = 0; i < requests; i += 1) {
+              const started = process.hrtime.bigint();
+              const status = await post(agent, url, token, body);
+              latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+              if (status !== 200) throw new Error(`request answered ${status}`);
+            }
+            // Lines of the last requests may still be on their way through the host's console.
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            counting = false;
+            latencies.sort((a, b) => a - b);
+            const round = (n: number): number => Math.round(n * 100) / 100;
+            const result: Measurement = {
+              app: label,
+              variant: variant.name,
+              p50Ms: round(percentile(latencies, 50)),
+              p99Ms: round(percentile(latencies, 99)),
+              meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+              recordsPer1000: Math.round((records * 1000) / requests),
+              kbPer1000: round((bytes * 1000) / requests / 1024),
+            };
+            results.push(result);
+            process.stdout.write(`${JSON.stringify({ round, requests, ...result })}\n`);
+          } finally {
+            agent.destroy();
+            await host.stop();
           }
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          counting = true;
-          const latencies: number[] = [];
-          for (let i = 0; i < requests; i += 1) {
-            const started = process.hrtime.bigint();
-            const status = await post(agent, url, token, body);
-            latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-            if (status !== 200) throw new Error(`request answered ${status}`);
-          }
-          // Lines of the last requests may still be on their way through the host's console.
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-          counting = false;
-          latencies.sort((a, b) => a - b);
-          const round = (n: number): number => Math.round(n * 100) / 100;
-          const result = {
-            app: label,
-            variant: variant.name,
-            requests,
-            p50Ms: round(percentile(latencies, 50)),
-            p99Ms: round(percentile(latencies, 99)),
-            meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
-            recordsPer1000: Math.round((records * 1000) / requests),
-            kbPer1000: round((bytes * 1000) / requests / 1024),
-          };
-          results.push(result);
-          process.stdout.write(`${JSON.stringify(result)}\n`);
-        } finally {
-          agent.destroy();
-          await host.stop();
         }
       }
     }
@@ -171,7 +222,7 @@ async function main(): Promise<void> {
     await emulator.close();
     rmSync(work, { recursive: true, force: true });
   }
-  process.stdout.write(`${JSON.stringify({ func: func.path, results })}\n`);
+  process.stdout.write(`${JSON.stringify({ func: func.path, requests, rounds, results: summarize(results) })}\n`);
 }
 
 main().catch((error: unknown) => {
