@@ -199,15 +199,15 @@ async function main(): Promise<void> {
             await new Promise((resolve) => setTimeout(resolve, 1000));
             counting = false;
             latencies.sort((a, b) => a - b);
-            const round = (n: number): number => Math.round(n * 100) / 100;
+            const twoDecimals = (n: number): number => Math.round(n * 100) / 100;
             const result: Measurement = {
               app: label,
               variant: variant.name,
-              p50Ms: round(percentile(latencies, 50)),
-              p99Ms: round(percentile(latencies, 99)),
-              meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+              p50Ms: twoDecimals(percentile(latencies, 50)),
+              p99Ms: twoDecimals(percentile(latencies, 99)),
+              meanMs: twoDecimals(latencies.reduce((a, b) => a + b, 0) / latencies.length),
               recordsPer1000: Math.round((records * 1000) / requests),
-              kbPer1000: round((bytes * 1000) / requests / 1024),
+              kbPer1000: twoDecimals((bytes * 1000) / requests / 1024),
             };
             results.push(result);
             process.stdout.write(`${JSON.stringify({ round, requests, ...result })}\n`);
