@@ -29,7 +29,7 @@ export function describeClaims(jwt: string): string {
       unknown
     >;
     const shown: Record<string, unknown> = {};
-    for (const name of ['aud', 'iss', 'azp', 'appid', 'roles', 'idtyp', 'exp']) {
+    for (const name of ['aud', 'iss', 'ver', 'azp', 'appid', 'roles', 'idtyp', 'exp']) {
       if (payload[name] !== undefined) shown[name] = payload[name];
     }
     return JSON.stringify(shown);
@@ -38,15 +38,31 @@ export function describeClaims(jwt: string): string {
   }
 }
 
-/** A caller's own app-only token from the emulated Entra (client credentials with its secret). */
+/**
+ * A caller's own app-only token: from the managed identity endpoint for a managed identity caller
+ * (App Service protocol), else from the emulated Entra (client credentials with its secret).
+ */
 export async function requestCallerToken(
   ctx: DemoContext,
   caller: StackCaller,
 ): Promise<{ response: LocalResponse; token: string | undefined }> {
+  if (caller.managedIdentity) {
+    const url = new URL(caller.managedIdentity.identityEndpoint);
+    url.searchParams.set('api-version', '2019-08-01');
+    url.searchParams.set('resource', callerTokenScope(caller).replace(/\/\.default$/, ''));
+    url.searchParams.set('client_id', caller.clientId);
+    const response = await localFetch(url.href, {
+      method: 'GET',
+      headers: { 'x-identity-header': caller.managedIdentity.identityHeader },
+      ca: ctx.ca,
+    });
+    const token = (response.json as { access_token?: unknown } | undefined)?.access_token;
+    return { response, token: typeof token === 'string' ? token : undefined };
+  }
   const body = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: caller.clientId,
-    client_secret: caller.clientSecret,
+    client_secret: caller.clientSecret ?? '',
     scope: callerTokenScope(caller),
   }).toString();
   const response = await localFetch(ctx.stack.entra.tokenEndpoint, {
@@ -72,8 +88,10 @@ export function callThirdPartyApi(ctx: DemoContext, accessToken: string): Promis
   return localFetch(ctx.stack.thirdPartyApi.url, { headers: { authorization: `Bearer ${accessToken}` }, ca: ctx.ca });
 }
 
+/** The caller the demo walks with: a managed identity allowed the default scope (what deployed callers mostly are), else any. */
 export function allowedCaller(stack: StackFile): StackCaller {
-  const caller = stack.callers.find((c) => c.allowedScopes.includes(stack.scopes[0] as string));
+  const allowed = stack.callers.filter((c) => c.allowedScopes.includes(stack.scopes[0] as string));
+  const caller = allowed.find((c) => c.managedIdentity) ?? allowed[0];
   if (!caller) throw new Error('stack.json lists no caller allowed the default scope');
   return caller;
 }
@@ -113,7 +131,9 @@ export async function runDemoSteps(
 
   const own = await requestCallerToken(ctx, workload);
   record({
-    title: `Workload "${workload.name}" gets its own token from Entra (client credentials, scope ${callerTokenScope(workload)})`,
+    title: workload.managedIdentity
+      ? `Workload "${workload.name}" gets its own token from its managed identity (resource ${callerTokenScope(workload)}; a v1 token, as Entra issues for an API that keeps the default accepted version)`
+      : `Workload "${workload.name}" gets its own token from Entra (client credentials, scope ${callerTokenScope(workload)})`,
     ok: own.response.status === 200 && own.token !== undefined,
     details: own.token
       ? [`200 from ${stack.entra.tokenEndpoint}`, `claims ${describeClaims(own.token)}`]

@@ -165,12 +165,15 @@ function sendFaultStatus(target: FaultTarget, fault: FaultSpec, res: ServerRespo
   const traceId = randomUUID();
   switch (target) {
     case 'token': {
-      const code = status === 429 ? 50196 : 90033;
-      const error = status === 429 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request';
-      const message =
-        status === 429
-          ? 'The server encountered a client request loop and throttled the request.'
-          : 'A transient error has occurred. Please try again.';
+      if (status === 429) {
+        // Azure fidelity: "throttling shapes" (docs/azure-fidelity.md): Entra's throttling answer
+        // is plain text, not the OAuth error JSON; the wait is in Retry-After when it is sent.
+        sendText(res, 429, 'Too Many Requests', 'text/plain; charset=utf-8', headers);
+        return;
+      }
+      const code = 90033;
+      const error = status >= 500 ? 'server_error' : 'invalid_request';
+      const message = 'A transient error has occurred. Please try again.';
       sendJson(
         res,
         status,
@@ -190,6 +193,8 @@ function sendFaultStatus(target: FaultTarget, fault: FaultSpec, res: ServerRespo
       return;
     }
     case 'keyvault': {
+      // Azure fidelity: "throttling shapes": a Key Vault 429 carries Retry-After only when the
+      // fault sets one (Key Vault may leave it out).
       const code = status === 429 ? 'Throttled' : status === 403 ? 'Forbidden' : 'InternalServerError';
       const message =
         status === 429
