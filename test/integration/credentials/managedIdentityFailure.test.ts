@@ -46,4 +46,21 @@ describe('credentials: the managed identity failing under a Key Vault read', () 
     expect(error.upstreamError).toBe('managed_identity_unavailable');
     emulator.clearFaults();
   });
+
+  it('an identity that is not assigned (wrong AZURE_CLIENT_ID) → managed_identity_unavailable, a configuration failure', async () => {
+    // App Service answers 400 {statusCode, message, correlationId}; @azure/identity wraps it in a
+    // CredentialUnavailableError without the status. It is configuration, not an outage.
+    emulator.setManagedIdentityAssigned(emulator.managedIdentity.clientId, false);
+    try {
+      let thrown: unknown;
+      try {
+        await newSource(5000).current();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ name: 'BrokerError', code: 'managed_identity_unavailable' });
+    } finally {
+      emulator.setManagedIdentityAssigned(emulator.managedIdentity.clientId, true);
+    }
+  });
 });

@@ -25,7 +25,8 @@ describe('credentials (secret): Key Vault via managed identity, Entra via Client
   const clock = fixedClock(CLOCK_START);
 
   beforeAll(async () => {
-    emulator = await startEmulator({ clientSecret: CANARY });
+    // Not a test of Entra's activation delay (warmup/rotation.test.ts is): rotated credentials work at once.
+    emulator = await startEmulator({ clientSecret: CANARY, credentialActivationDelaySeconds: 0 });
     restoreEnv = useIdentityEnv(emulator);
     config = configFor(emulator);
     secrets = new SecretRegistry();

@@ -38,7 +38,8 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
   const logs: RecordingLogger[] = [];
 
   beforeAll(async () => {
-    emulator = await startEmulator({ clientSecret: CANARY });
+    // Not a test of Entra's activation delay (warmup/rotation.test.ts is): rotated credentials work at once.
+    emulator = await startEmulator({ clientSecret: CANARY, credentialActivationDelaySeconds: 0 });
     // ManagedIdentityCredential finds the App Service endpoint through these (as in Azure).
     restoreIdentityEnv = useIdentityEnv(emulator);
     scope = emulator.scopes[0]!;
