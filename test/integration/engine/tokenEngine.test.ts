@@ -270,6 +270,24 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect((await engine.getToken(otherScope)).cacheHit).toBe(false);
   });
 
+  it('429 without Retry-After (plain-text body, as Entra may send it): the documented 30 s pause for every scope', async () => {
+    const { engine, clock } = build();
+    emulator.setFault({ target: 'token', mode: 'status', status: 429, count: 1 });
+    const failure = await failureOf(engine.getToken(scope));
+    expect(failure.code).toBe('entra_throttled');
+    expect(tokenRequests()).toBe(1);
+    const cold = await failureOf(engine.getToken(otherScope));
+    expect(cold.code).toBe('entra_throttled');
+    expect(cold.retryAfterSeconds).toBeGreaterThan(0);
+    expect(cold.retryAfterSeconds).toBeLessThanOrEqual(30);
+    expect(tokenRequests(otherScope)).toBe(0);
+    clock.advance(29 * SECOND);
+    expect((await failureOf(engine.getToken(scope))).code).toBe('entra_throttled');
+    expect(tokenRequests()).toBe(1);
+    clock.advance(2 * SECOND);
+    expect((await engine.getToken(scope)).cacheHit).toBe(false);
+  });
+
   it('500 twice, then success: bounded retries hide the blip from the caller', async () => {
     const { engine } = build();
     emulator.setFault({ target: 'token', mode: 'status', status: 500, count: 2 });
