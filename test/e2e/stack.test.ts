@@ -2,7 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { demoContext, runDemoSteps, requestBrokerToken, requestCallerToken, deniedCaller } from '../../dev/demoSteps';
+import {
+  allowedCaller,
+  demoContext,
+  runDemoSteps,
+  requestBrokerToken,
+  requestCallerToken,
+  deniedCaller,
+} from '../../dev/demoSteps';
 import { localFetch } from '../../dev/localFetch';
 import { findFreePort } from '../../dev/ports';
 import { type StackFile, stackFileProblems } from '../../dev/stackFile';
@@ -58,6 +65,10 @@ describe('npm start: the local stack end to end', () => {
     const steps = await runDemoSteps(demoContext(stack));
     expect(steps.map((s) => [s.title, s.ok, s.details])).toEqual(steps.map((s) => [s.title, true, s.details]));
     expect(steps).toHaveLength(5);
+    // Deployed callers are mostly managed identities holding v1 tokens: the demo walks with one.
+    expect(allowedCaller(stack).managedIdentity).toBeDefined();
+    expect(steps[0]!.details.join(' ')).toContain('"ver":"1.0"');
+    expect(steps[0]!.details.join(' ')).toContain(`"iss":"https://sts.windows.net/${stack.entra.tenantId}/"`);
   }, 30_000);
 
   it('refuses a registered caller that is allowed nothing with 403 insufficient_scope', async () => {
