@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
+import type { TokenCredential } from '@azure/core-auth';
+import { ClientSecretCredential } from '@azure/identity';
+import { BrokerCredential, BrokerRequestError } from '../client/src';
 import { localFetch, type LocalResponse } from './localFetch';
-import { resolveStackPath, type StackCaller, type StackFile } from './stackFile';
+import { callerSecret, resolveStackPath, type StackCaller, type StackFile } from './stackFile';
 import { callerTokenScope } from './stackSettings';
 
 /** One step of the walk-through: what was expected, whether it happened, and what to show. */
@@ -47,22 +50,19 @@ export async function requestCallerToken(
   caller: StackCaller,
 ): Promise<{ response: LocalResponse; token: string | undefined }> {
   if (caller.managedIdentity) {
-    const url = new URL(caller.managedIdentity.identityEndpoint);
-    url.searchParams.set('api-version', '2019-08-01');
-    url.searchParams.set('resource', callerTokenScope(caller).replace(/\/\.default$/, ''));
-    url.searchParams.set('client_id', caller.clientId);
-    const response = await localFetch(url.href, {
-      method: 'GET',
-      headers: { 'x-identity-header': caller.managedIdentity.identityHeader },
-      ca: ctx.ca,
-    });
+    const response = await managedIdentityRequest(
+      ctx,
+      caller.clientId,
+      caller.managedIdentity,
+      callerTokenScope(caller),
+    );
     const token = (response.json as { access_token?: unknown } | undefined)?.access_token;
     return { response, token: typeof token === 'string' ? token : undefined };
   }
   const body = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: caller.clientId,
-    client_secret: caller.clientSecret ?? '',
+    client_secret: callerSecret(caller),
     scope: callerTokenScope(caller),
   }).toString();
   const response = await localFetch(ctx.stack.entra.tokenEndpoint, {
@@ -88,18 +88,85 @@ export function callThirdPartyApi(ctx: DemoContext, accessToken: string): Promis
   return localFetch(ctx.stack.thirdPartyApi.url, { headers: { authorization: `Bearer ${accessToken}` }, ca: ctx.ca });
 }
 
-/** The caller the demo walks with: a managed identity allowed the default scope (what deployed callers mostly are), else any. */
 export function allowedCaller(stack: StackFile): StackCaller {
-  const allowed = stack.callers.filter((c) => c.allowedScopes.includes(stack.scopes[0] as string));
-  const caller = allowed.find((c) => c.managedIdentity) ?? allowed[0];
+  const caller = stack.callers.find((c) => c.allowedScopes.includes(stack.scopes[0] as string));
   if (!caller) throw new Error('stack.json lists no caller allowed the default scope');
   return caller;
+}
+
+/**
+ * The caller the demo walks with: a managed identity allowed the default scope (what deployed
+ * callers mostly are; its token is v1), else the first allowed caller.
+ */
+export function demoCaller(stack: StackFile): StackCaller {
+  const allowed = stack.callers.filter((c) => c.allowedScopes.includes(stack.scopes[0] as string));
+  return allowed.find((c) => c.managedIdentity) ?? allowedCaller(stack);
 }
 
 export function deniedCaller(stack: StackFile): StackCaller {
   const caller = stack.callers.find((c) => c.allowedScopes.length === 0);
   if (!caller) throw new Error('stack.json lists no caller that is allowed nothing');
   return caller;
+}
+
+/**
+ * The workload's own credential: a client secret against the emulated Entra (its CA passed
+ * explicitly; no instance discovery off the machine), or, for a workload's managed identity, the
+ * managed identity endpoint (App Service protocol, as `@azure/identity` calls it in Azure).
+ */
+export function workloadCredential(ctx: DemoContext, caller: StackCaller): TokenCredential {
+  if (caller.managedIdentity) return managedIdentityCredential(ctx, caller.clientId, caller.managedIdentity);
+  return new ClientSecretCredential(ctx.stack.entra.tenantId, caller.clientId, callerSecret(caller), {
+    authorityHost: ctx.stack.entra.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: ctx.ca },
+  });
+}
+
+/** GET on the managed identity endpoint (App Service protocol, api-version 2019-08-01) for `scope`'s resource. */
+function managedIdentityRequest(
+  ctx: DemoContext,
+  clientId: string,
+  endpoint: NonNullable<StackCaller['managedIdentity']>,
+  scope: string,
+): Promise<LocalResponse> {
+  const url = new URL(endpoint.identityEndpoint);
+  url.searchParams.set('api-version', '2019-08-01');
+  url.searchParams.set('resource', scope.replace(/\/\.default$/, ''));
+  url.searchParams.set('client_id', clientId);
+  return localFetch(url.href, { method: 'GET', headers: { 'x-identity-header': endpoint.identityHeader }, ca: ctx.ca });
+}
+
+function managedIdentityCredential(
+  ctx: DemoContext,
+  clientId: string,
+  endpoint: NonNullable<StackCaller['managedIdentity']>,
+): TokenCredential {
+  return {
+    async getToken(scopes) {
+      const scope = Array.isArray(scopes) ? (scopes[0] as string) : scopes;
+      const response = await managedIdentityRequest(ctx, clientId, endpoint, scope);
+      const body = response.json as { access_token?: unknown; expires_on?: unknown } | undefined;
+      if (response.status !== 200 || typeof body?.access_token !== 'string') {
+        throw new Error(`managed identity endpoint answered ${response.status}: ${response.text.slice(0, 200)}`);
+      }
+      return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
+    },
+  };
+}
+
+/** The workload's side of the broker: BrokerCredential over its own credential (see client/). */
+export function workloadBrokerCredential(
+  ctx: DemoContext,
+  caller: StackCaller,
+  credential: TokenCredential = workloadCredential(ctx, caller),
+): BrokerCredential {
+  return new BrokerCredential({ brokerUrl: ctx.stack.broker.url, brokerScope: callerTokenScope(caller), credential });
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof BrokerRequestError) return `${error.code} (${error.status}): ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 function errorOf(response: LocalResponse): string {
@@ -127,40 +194,50 @@ export async function runDemoSteps(
   };
   const { stack } = ctx;
   const scope = stack.scopes[0] as string;
-  const workload = allowedCaller(stack);
+  const workload = demoCaller(stack);
 
-  const own = await requestCallerToken(ctx, workload);
+  const ownCredential = workloadCredential(ctx, workload);
+  const own = await ownCredential.getToken(callerTokenScope(workload)).then(
+    (token) => ({ token: token?.token, failure: undefined }),
+    (error: unknown) => ({ token: undefined, failure: describeFailure(error) }),
+  );
   record({
     title: workload.managedIdentity
       ? `Workload "${workload.name}" gets its own token from its managed identity (resource ${callerTokenScope(workload)}; a v1 token, as Entra issues for an API that keeps the default accepted version)`
-      : `Workload "${workload.name}" gets its own token from Entra (client credentials, scope ${callerTokenScope(workload)})`,
-    ok: own.response.status === 200 && own.token !== undefined,
+      : `Workload "${workload.name}" gets its own token from Entra (ClientSecretCredential, scope ${callerTokenScope(workload)})`,
+    ok: own.token !== undefined,
     details: own.token
-      ? [`200 from ${stack.entra.tokenEndpoint}`, `claims ${describeClaims(own.token)}`]
-      : [`${own.response.status}: ${errorOf(own.response)}`],
+      ? [`from ${stack.entra.tokenEndpoint}`, `claims ${describeClaims(own.token)}`]
+      : [own.failure ?? 'no token'],
   });
   if (!own.token) return steps;
 
-  const brokered = await requestBrokerToken(ctx, own.token, scope);
-  const served = brokered.json as Record<string, unknown> | undefined;
-  const accessToken = typeof served?.access_token === 'string' ? served.access_token : undefined;
+  const credential = workloadBrokerCredential(ctx, workload, ownCredential);
+  const startedMs = Date.now();
+  const brokered = await credential.getToken(scope).then(
+    (token) => ({ token, failure: undefined }),
+    (error: unknown) => ({ token: undefined, failure: describeFailure(error) }),
+  );
+  const served = brokered.token;
+  const accessToken = served?.token;
+  const again = served ? await credential.getToken(scope) : undefined;
   record({
-    title: `It calls the broker: POST ${stack.broker.url}/api/token with scope ${scope}`,
+    title: `It asks the broker through BrokerCredential: POST ${stack.broker.url}/api/token with scope ${scope}`,
     ok:
-      brokered.status === 200 &&
-      accessToken !== undefined &&
-      served?.token_type === 'Bearer' &&
-      typeof served.expires_in === 'number' &&
-      served.expires_in > 0 &&
-      brokered.headers['cache-control'] === 'no-store',
-    details:
-      brokered.status === 200 && accessToken
-        ? [
-            `200, token_type ${String(served?.token_type)}, expires_in ${String(served?.expires_in)} s, refresh_in ${String(served?.refresh_in)} s, scope ${String(served?.scope)}`,
-            `Cache-Control: ${String(brokered.headers['cache-control'])}`,
-            `third-party token claims ${describeClaims(accessToken)}`,
-          ]
-        : [`${brokered.status}: ${errorOf(brokered)}`],
+      served !== undefined &&
+      served.tokenType === 'Bearer' &&
+      served.expiresOnTimestamp > startedMs &&
+      served.refreshAfterTimestamp !== undefined &&
+      served.refreshAfterTimestamp > startedMs &&
+      served.refreshAfterTimestamp < served.expiresOnTimestamp &&
+      again === served,
+    details: served
+      ? [
+          `expires in ${Math.round((served.expiresOnTimestamp - startedMs) / 1000)} s, refreshed after ${Math.round(((served.refreshAfterTimestamp ?? 0) - startedMs) / 1000)} s (the broker's refresh_in)`,
+          `a second getToken is served from the credential's cache: ${again === served ? 'yes' : 'no'}`,
+          `third-party token claims ${describeClaims(served.token)}`,
+        ]
+      : [brokered.failure ?? 'no token'],
   });
   if (!accessToken) return steps;
 
@@ -179,23 +256,16 @@ export async function runDemoSteps(
   });
 
   const outsider = deniedCaller(stack);
-  const outsiderToken = await requestCallerToken(ctx, outsider);
-  if (!outsiderToken.token) {
-    record({
-      title: `Caller "${outsider.name}" gets its own token from Entra`,
-      ok: false,
-      details: [`${outsiderToken.response.status}: ${errorOf(outsiderToken.response)}`],
-    });
-    return steps;
-  }
-  const refused = await requestBrokerToken(ctx, outsiderToken.token, scope);
+  const refused = await workloadBrokerCredential(ctx, outsider)
+    .getToken(scope)
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
   record({
     title: `Caller "${outsider.name}" (valid token, allowed no scope) asks the broker for ${scope}: refused`,
-    ok: refused.status === 403 && (refused.json as { error?: unknown } | undefined)?.error === 'insufficient_scope',
-    details: [
-      `${refused.status}: ${errorOf(refused)}`,
-      `WWW-Authenticate: ${String(refused.headers['www-authenticate'])}`,
-    ],
+    ok: refused instanceof BrokerRequestError && refused.status === 403 && refused.error === 'insufficient_scope',
+    details: [refused === undefined ? 'it got a token' : describeFailure(refused)],
   });
   return steps;
 }

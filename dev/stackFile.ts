@@ -26,6 +26,14 @@ export interface StackCaller {
   allowedScopes: string[];
 }
 
+/** The client secret of a caller that has one. @throws Error for a managed identity caller (it has none). */
+export function callerSecret(caller: StackCaller): string {
+  if (caller.clientSecret === undefined) {
+    throw new Error(`caller ${caller.name} is a managed identity: it has no client secret`);
+  }
+  return caller.clientSecret;
+}
+
 /** The repository root (dist/dev/*.js and dev/*.ts are both two levels down from it... or one). */
 export function repoRoot(): string {
   let dir = __dirname;

@@ -11,8 +11,8 @@ export const ROUTED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 
 
 /**
  * Registers the broker's functions. The broker authenticates callers itself (Entra tokens checked
- * with jose), so the HTTP functions are anonymous at the host level; see the README for adding a
- * function key or Easy Auth in front.
+ * with jose), so the HTTP functions are anonymous at the host level; docs/deploying.md ("What can sit
+ * in front of the broker") covers adding a function key, Easy Auth or network restrictions.
  */
 export function registerFunctions(app: typeof functionsApp, broker: Broker): void {
   app.http('token', {

@@ -84,6 +84,7 @@ type brokerSettingsType = {
   CALLER_RATE_LIMIT_PER_MINUTE: string
   WARMUP_SCHEDULE: string
   SECRET_EXPIRY_WARNING_DAYS: string
+  ENTRA_TOKEN_EXCHANGE_AUDIENCE: string
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -197,6 +198,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'SECRET_EXPIRY_WARNING_DAYS'
           value: brokerSettings.SECRET_EXPIRY_WARNING_DAYS
+        }
+        {
+          name: 'ENTRA_TOKEN_EXCHANGE_AUDIENCE'
+          value: brokerSettings.ENTRA_TOKEN_EXCHANGE_AUDIENCE
         }
         {
           name: 'KEY_VAULT_URL'
