@@ -2,6 +2,9 @@ import { Cron } from 'croner';
 import { BrokerError } from './errors';
 import { tokenExchangeAudienceFor } from './clouds';
 import { describeScopeProblem, scopeKey } from './scope';
+import { parseCallerPolicy } from './callerPolicy';
+
+export { callerPolicyKey } from './callerPolicy';
 
 export type CredentialKind = 'secret' | 'certificate' | 'federated';
 
@@ -164,7 +167,7 @@ export function parseConfig(source: SettingsSource): BrokerConfig {
   const callerTenants = parseCallerTenants(r, tenantId);
   const requiredRoleRaw = r.raw('CALLER_REQUIRED_ROLE');
   const callerRequiredRole = requiredRoleRaw === undefined ? DEFAULT_REQUIRED_ROLE : requiredRoleRaw || undefined;
-  const callerPolicy = parseCallerPolicy(r, tokenScopes, callerTenants);
+  const callerPolicy = parseCallerPolicySetting(r, tokenScopes, callerTenants);
 
   const tokenMinLifetimeSeconds = r.integer('TOKEN_MIN_LIFETIME_SECONDS', 300, 0, 3600);
   const callerRateLimitPerMinute = r.integer('CALLER_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000);
@@ -265,90 +268,15 @@ function parseCallerTenants(r: SettingsReader, tenantId: string | undefined): st
   return [...new Set(parsed)];
 }
 
-/**
- * The key of a caller in CALLER_POLICY and in the rate limiter. An app ID is unique only within a
- * tenant's directory view: with several caller tenants, the same app ID in another tenant may be a
- * different principal, so the key then holds the tenant too.
- */
-export function callerPolicyKey(config: Pick<BrokerConfig, 'callerTenants'>, tenantId: string, appId: string): string {
-  const app = appId.toLowerCase();
-  return config.callerTenants.length > 1 ? `${tenantId.toLowerCase()}/${app}` : app;
-}
-
-function parseCallerPolicy(
+function parseCallerPolicySetting(
   r: SettingsReader,
   tokenScopes: readonly string[] | undefined,
   callerTenants: readonly string[] | undefined,
 ): Map<string, ReadonlySet<string>> | undefined {
-  const name = 'CALLER_POLICY';
-  const value = r.required(name);
+  const value = r.required('CALLER_POLICY');
   if (value === undefined) return undefined;
-  const multiTenant = (callerTenants?.length ?? 0) > 1;
-  const shape = multiTenant ? '"<tenantId>/<appId>"' : 'caller app ID';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return r.problem(name, `must be a JSON object (${shape} → array of scopes); it is not valid JSON.`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return r.problem(name, `must be a JSON object mapping ${shape} keys to arrays of scopes.`);
-  }
-  const served = new Set((tokenScopes ?? []).map(scopeKey));
-  const policy = new Map<string, ReadonlySet<string>>();
-  for (const [callerId, scopes] of Object.entries(parsed as Record<string, unknown>)) {
-    if (callerId.includes('*')) return r.problem(name, 'must not use "*" as a caller; name each caller app ID.');
-    const key = parsePolicyKey(callerId, callerTenants ?? []);
-    if (typeof key !== 'string') return r.problem(name, key.problem);
-    if (!Array.isArray(scopes) || !scopes.every((scope): scope is string => typeof scope === 'string')) {
-      return r.problem(name, 'values must be arrays of scope strings.');
-    }
-    const allowed = new Set<string>();
-    for (const scope of scopes) {
-      if (scope.includes('*')) return r.problem(name, 'must not use "*" as a scope; list each scope.');
-      const problem = describeScopeProblem(scope);
-      if (problem) return r.problem(name, `has a scope that ${problem}.`);
-      if (tokenScopes !== undefined && !served.has(scopeKey(scope))) {
-        return r.problem(name, 'grants a scope that is not in TOKEN_SCOPES.');
-      }
-      allowed.add(scopeKey(scope));
-    }
-    if (policy.has(key)) return r.problem(name, 'names the same caller twice.');
-    policy.set(key, allowed);
-  }
-  return policy;
-}
-
-/**
- * One CALLER_POLICY key, as `callerPolicyKey` spells it. With one caller tenant a key is the app
- * ID (`<tenantId>/<appId>` naming that tenant is accepted too); with several, it must name the
- * tenant, so that an app ID trusted in one tenant is not trusted in another.
- */
-function parsePolicyKey(raw: string, callerTenants: readonly string[]): string | { problem: string } {
-  const parts = raw.split('/');
-  const appId = parts[parts.length - 1] ?? '';
-  const tenantId = parts.length === 2 ? (parts[0] ?? '') : undefined;
-  if (parts.length > 2 || !GUID.test(appId) || (tenantId !== undefined && !GUID.test(tenantId))) {
-    return {
-      problem:
-        callerTenants.length > 1
-          ? 'keys must be "<tenantId>/<appId>" (GUIDs) when CALLER_TENANTS names several tenants.'
-          : 'keys must be caller app IDs (GUIDs).',
-    };
-  }
-  if (tenantId === undefined) {
-    if (callerTenants.length > 1) {
-      return {
-        problem:
-          'keys must name the tenant ("<tenantId>/<appId>") when CALLER_TENANTS names several tenants: an app ID alone would be trusted in every tenant.',
-      };
-    }
-    return appId.toLowerCase();
-  }
-  if (callerTenants.length > 0 && !callerTenants.includes(tenantId.toLowerCase())) {
-    return { problem: 'names a tenant that is not in CALLER_TENANTS.' };
-  }
-  return callerPolicyKey({ callerTenants }, tenantId, appId);
+  const parsed = parseCallerPolicy(value, tokenScopes, callerTenants ?? []);
+  return parsed instanceof Map ? parsed : r.problem('CALLER_POLICY', parsed.problem);
 }
 
 function parseSchedule(r: SettingsReader): string {
