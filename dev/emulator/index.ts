@@ -236,6 +236,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         IDENTITY_ENDPOINT: identityEndpoint,
         IDENTITY_HEADER: identityHeader,
         AZURE_CLIENT_ID: managedIdentity.clientId,
+        // The emulator's host is no Microsoft cloud, so a sovereign audience must be set explicitly.
+        ...(options.tokenExchangeAudience !== undefined
+          ? { ENTRA_TOKEN_EXCHANGE_AUDIENCE: options.tokenExchangeAudience }
+          : {}),
       };
     },
 
