@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { ClientSecretCredential } from '@azure/identity';
 import { BrokerCredential, BrokerRequestError } from '../client/src';
 import { localFetch, type LocalResponse } from './localFetch';
-import { resolveStackPath, type StackCaller, type StackFile } from './stackFile';
+import { callerSecret, resolveStackPath, type StackCaller, type StackFile } from './stackFile';
 import { callerTokenScope } from './stackSettings';
 
 /** One step of the walk-through: what was expected, whether it happened, and what to show. */
@@ -32,7 +32,7 @@ export function describeClaims(jwt: string): string {
       unknown
     >;
     const shown: Record<string, unknown> = {};
-    for (const name of ['aud', 'iss', 'azp', 'appid', 'roles', 'idtyp', 'exp']) {
+    for (const name of ['aud', 'iss', 'ver', 'azp', 'appid', 'roles', 'idtyp', 'exp']) {
       if (payload[name] !== undefined) shown[name] = payload[name];
     }
     return JSON.stringify(shown);
@@ -41,15 +41,28 @@ export function describeClaims(jwt: string): string {
   }
 }
 
-/** A caller's own app-only token from the emulated Entra (client credentials with its secret). */
+/**
+ * A caller's own app-only token: from the managed identity endpoint for a managed identity caller
+ * (App Service protocol), else from the emulated Entra (client credentials with its secret).
+ */
 export async function requestCallerToken(
   ctx: DemoContext,
   caller: StackCaller,
 ): Promise<{ response: LocalResponse; token: string | undefined }> {
+  if (caller.managedIdentity) {
+    const response = await managedIdentityRequest(
+      ctx,
+      caller.clientId,
+      caller.managedIdentity,
+      callerTokenScope(caller),
+    );
+    const token = (response.json as { access_token?: unknown } | undefined)?.access_token;
+    return { response, token: typeof token === 'string' ? token : undefined };
+  }
   const body = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: caller.clientId,
-    client_secret: caller.clientSecret,
+    client_secret: callerSecret(caller),
     scope: callerTokenScope(caller),
   }).toString();
   const response = await localFetch(ctx.stack.entra.tokenEndpoint, {
@@ -81,6 +94,15 @@ export function allowedCaller(stack: StackFile): StackCaller {
   return caller;
 }
 
+/**
+ * The caller the demo walks with: a managed identity allowed the default scope (what deployed
+ * callers mostly are; its token is v1), else the first allowed caller.
+ */
+export function demoCaller(stack: StackFile): StackCaller {
+  const allowed = stack.callers.filter((c) => c.allowedScopes.includes(stack.scopes[0] as string));
+  return allowed.find((c) => c.managedIdentity) ?? allowedCaller(stack);
+}
+
 export function deniedCaller(stack: StackFile): StackCaller {
   const caller = stack.callers.find((c) => c.allowedScopes.length === 0);
   if (!caller) throw new Error('stack.json lists no caller that is allowed nothing');
@@ -88,15 +110,49 @@ export function deniedCaller(stack: StackFile): StackCaller {
 }
 
 /**
- * The workload's own credential, as a workload with an app registration holds it: a client secret,
- * against the emulated Entra (its CA passed explicitly; no instance discovery off the machine).
+ * The workload's own credential: a client secret against the emulated Entra (its CA passed
+ * explicitly; no instance discovery off the machine), or, for a workload's managed identity, the
+ * managed identity endpoint (App Service protocol, as `@azure/identity` calls it in Azure).
  */
-export function workloadCredential(ctx: DemoContext, caller: StackCaller): ClientSecretCredential {
-  return new ClientSecretCredential(ctx.stack.entra.tenantId, caller.clientId, caller.clientSecret, {
+export function workloadCredential(ctx: DemoContext, caller: StackCaller): TokenCredential {
+  if (caller.managedIdentity) return managedIdentityCredential(ctx, caller.clientId, caller.managedIdentity);
+  return new ClientSecretCredential(ctx.stack.entra.tenantId, caller.clientId, callerSecret(caller), {
     authorityHost: ctx.stack.entra.authorityHost,
     disableInstanceDiscovery: true,
     tlsOptions: { ca: ctx.ca },
   });
+}
+
+/** GET on the managed identity endpoint (App Service protocol, api-version 2019-08-01) for `scope`'s resource. */
+function managedIdentityRequest(
+  ctx: DemoContext,
+  clientId: string,
+  endpoint: NonNullable<StackCaller['managedIdentity']>,
+  scope: string,
+): Promise<LocalResponse> {
+  const url = new URL(endpoint.identityEndpoint);
+  url.searchParams.set('api-version', '2019-08-01');
+  url.searchParams.set('resource', scope.replace(/\/\.default$/, ''));
+  url.searchParams.set('client_id', clientId);
+  return localFetch(url.href, { method: 'GET', headers: { 'x-identity-header': endpoint.identityHeader }, ca: ctx.ca });
+}
+
+function managedIdentityCredential(
+  ctx: DemoContext,
+  clientId: string,
+  endpoint: NonNullable<StackCaller['managedIdentity']>,
+): TokenCredential {
+  return {
+    async getToken(scopes) {
+      const scope = Array.isArray(scopes) ? (scopes[0] as string) : scopes;
+      const response = await managedIdentityRequest(ctx, clientId, endpoint, scope);
+      const body = response.json as { access_token?: unknown; expires_on?: unknown } | undefined;
+      if (response.status !== 200 || typeof body?.access_token !== 'string') {
+        throw new Error(`managed identity endpoint answered ${response.status}: ${response.text.slice(0, 200)}`);
+      }
+      return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
+    },
+  };
 }
 
 /** The workload's side of the broker: BrokerCredential over its own credential (see client/). */
@@ -138,15 +194,17 @@ export async function runDemoSteps(
   };
   const { stack } = ctx;
   const scope = stack.scopes[0] as string;
-  const workload = allowedCaller(stack);
+  const workload = demoCaller(stack);
 
   const ownCredential = workloadCredential(ctx, workload);
   const own = await ownCredential.getToken(callerTokenScope(workload)).then(
-    (token) => ({ token: token.token, failure: undefined }),
+    (token) => ({ token: token?.token, failure: undefined }),
     (error: unknown) => ({ token: undefined, failure: describeFailure(error) }),
   );
   record({
-    title: `Workload "${workload.name}" gets its own token from Entra (ClientSecretCredential, scope ${callerTokenScope(workload)})`,
+    title: workload.managedIdentity
+      ? `Workload "${workload.name}" gets its own token from its managed identity (resource ${callerTokenScope(workload)}; a v1 token, as Entra issues for an API that keeps the default accepted version)`
+      : `Workload "${workload.name}" gets its own token from Entra (ClientSecretCredential, scope ${callerTokenScope(workload)})`,
     ok: own.token !== undefined,
     details: own.token
       ? [`from ${stack.entra.tokenEndpoint}`, `claims ${describeClaims(own.token)}`]

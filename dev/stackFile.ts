@@ -16,12 +16,25 @@ export interface StackFile {
   control: { url: string };
 }
 
+/**
+ * A caller workload: an app with a client secret (`clientSecret`), or a workload's managed
+ * identity (`managedIdentity`: ask that endpoint, App Service protocol, with `client_id`).
+ */
 export interface StackCaller {
   name: string;
   clientId: string;
-  clientSecret: string;
+  clientSecret?: string;
+  managedIdentity?: { identityEndpoint: string; identityHeader: string };
   audience: string;
   allowedScopes: string[];
+}
+
+/** The client secret of a caller that has one. @throws Error for a managed identity caller (it has none). */
+export function callerSecret(caller: StackCaller): string {
+  if (caller.clientSecret === undefined) {
+    throw new Error(`caller ${caller.name} is a managed identity: it has no client secret`);
+  }
+  return caller.clientSecret;
 }
 
 /** The repository root (dist/dev/*.js and dev/*.ts are both two levels down from it... or one). */
@@ -137,10 +150,23 @@ export function stackFileProblems(value: unknown): string[] {
   if (Array.isArray(callers) && callers.length > 0) {
     callers.forEach((caller, i) => {
       if (!isObject(caller)) return void problems.push(`callers[${i}] must be an object`);
-      exactKeys(caller, ['name', 'clientId', 'clientSecret', 'audience', 'allowedScopes'], `callers[${i}]`);
+      const viaIdentity = 'managedIdentity' in caller;
+      const credentialKey = viaIdentity ? 'managedIdentity' : 'clientSecret';
+      exactKeys(caller, ['name', 'clientId', credentialKey, 'audience', 'allowedScopes'], `callers[${i}]`);
       str(caller.name, `callers[${i}].name`);
       str(caller.clientId, `callers[${i}].clientId`, (s) => GUID.test(s), 'a GUID');
-      str(caller.clientSecret, `callers[${i}].clientSecret`);
+      if (!viaIdentity) str(caller.clientSecret, `callers[${i}].clientSecret`);
+      else if (isObject(caller.managedIdentity)) {
+        const identity = caller.managedIdentity;
+        exactKeys(identity, ['identityEndpoint', 'identityHeader'], `callers[${i}].managedIdentity`);
+        str(
+          identity.identityEndpoint,
+          `callers[${i}].managedIdentity.identityEndpoint`,
+          url('https:'),
+          'an https://127.0.0.1 URL',
+        );
+        str(identity.identityHeader, `callers[${i}].managedIdentity.identityHeader`);
+      } else problems.push(`callers[${i}].managedIdentity must be an object`);
       str(caller.audience, `callers[${i}].audience`);
       if (!Array.isArray(caller.allowedScopes) || !caller.allowedScopes.every((s) => typeof s === 'string')) {
         problems.push(`callers[${i}].allowedScopes must be an array of strings`);

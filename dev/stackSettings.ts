@@ -60,7 +60,14 @@ export function buildStackFile(
   const callers: StackCaller[] = info.callers.map((caller) => ({
     name: caller.name,
     clientId: caller.clientId,
-    clientSecret: caller.clientSecret,
+    ...(caller.managedIdentity
+      ? {
+          managedIdentity: {
+            identityEndpoint: brokerEnv.IDENTITY_ENDPOINT ?? '',
+            identityHeader: brokerEnv.IDENTITY_HEADER ?? '',
+          },
+        }
+      : { clientSecret: caller.clientSecret }),
     audience: caller.audience,
     allowedScopes: allowedScopesOf(caller.clientId, brokerEnv.CALLER_POLICY),
   }));

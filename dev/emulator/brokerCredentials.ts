@@ -9,11 +9,19 @@ export type CredentialKind = 'secret' | 'certificate' | 'federated';
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/**
+ * How long a new app credential takes to work after it is added, by default: Entra commonly needs
+ * 5–20 s. Azure fidelity: "new credentials take seconds to work" (docs/azure-fidelity.md).
+ */
+export const DEFAULT_ACTIVATION_DELAY_SECONDS = 15;
+
 export interface RotateOptions {
   name?: string;
   expiresInDays?: number | null;
   revokePrevious?: boolean;
   enabled?: boolean;
+  /** Seconds before Entra accepts the new credential; default the emulator's (15 s). */
+  activationDelaySeconds?: number;
 }
 
 /**
@@ -31,21 +39,26 @@ export class BrokerCredentials {
       tenantId: string;
       managedIdentityPrincipalId: string;
       now: () => number;
+      /** Default delay before a rotated credential works (seconds). */
+      activationDelaySeconds: number;
+      /** The audience the federated credential names (per cloud); default api://AzureADTokenExchange. */
+      tokenExchangeAudience?: string;
     },
   ) {}
 
   /** Sets up the first credential of the configured kind. */
   initialise(clientSecret: string | undefined): void {
     const { kind, name, defaultExpiryDays, brokerApp } = this.options;
+    // The first credential was added at deployment, long ago: it works at once.
     if (kind === 'secret')
-      this.addSecret(name, clientSecret ?? newClientSecret(), this.expiryMs(defaultExpiryDays), true);
-    else if (kind === 'certificate') this.addCertificate(name, this.expiryMs(defaultExpiryDays), true);
+      this.addSecret(name, clientSecret ?? newClientSecret(), this.expiryMs(defaultExpiryDays), true, 0);
+    else if (kind === 'certificate') this.addCertificate(name, this.expiryMs(defaultExpiryDays), true, 0);
     else {
       brokerApp.federatedCredentials.push({
         name: 'broker-managed-identity',
         issuer: v2Issuer(this.options.tenantId),
         subject: this.options.managedIdentityPrincipalId,
-        audiences: [TOKEN_EXCHANGE_RESOURCE],
+        audiences: [this.options.tokenExchangeAudience ?? TOKEN_EXCHANGE_RESOURCE],
       });
     }
   }
@@ -58,23 +71,27 @@ export class BrokerCredentials {
       rotation.expiresInDays === undefined ? this.options.defaultExpiryDays : rotation.expiresInDays,
     );
     const enabled = rotation.enabled ?? true;
+    const delayMs = (rotation.activationDelaySeconds ?? this.options.activationDelaySeconds) * 1000;
     const previous = [...brokerApp.passwords, ...brokerApp.keyCredentials];
     let version: string;
-    if (kind === 'secret') version = this.addSecret(name, newClientSecret(), expMs, enabled);
-    else if (kind === 'certificate') version = this.addCertificate(name, expMs, enabled);
+    if (kind === 'secret') version = this.addSecret(name, newClientSecret(), expMs, enabled, delayMs);
+    else if (kind === 'certificate') version = this.addCertificate(name, expMs, enabled, delayMs);
     else throw new Error('A federated credential has nothing to rotate.');
     if (rotation.revokePrevious) for (const item of previous) item.revoked = true;
     return { version };
   }
 
   /**
-   * Drill for federated mode: the subject the app's federated credential trusts. Anything but the
-   * managed identity's principal ID makes Entra answer AADSTS70021 (no matching federated record).
+   * Drill for federated mode: what the app's federated credential trusts. A subject other than the
+   * managed identity's principal ID makes Entra answer 401 AADSTS700213, another issuer 700211,
+   * another audience 700212.
    */
-  setFederatedSubject(subject: string): void {
+  setFederatedCredential(change: { subject?: string; issuer?: string; audience?: string }): void {
     const credential = this.options.brokerApp.federatedCredentials[0];
     if (!credential) throw new Error('The broker app has no federated credential (credential kind is not federated).');
-    credential.subject = subject;
+    if (change.subject !== undefined) credential.subject = change.subject;
+    if (change.issuer !== undefined) credential.issuer = change.issuer;
+    if (change.audience !== undefined) credential.audiences = [change.audience];
   }
 
   /** Entra refuses this version from now on (AADSTS7000215 for a secret, 700027 for a certificate). */
@@ -98,7 +115,13 @@ export class BrokerCredentials {
     return days === null || days === undefined ? undefined : this.options.now() + days * DAY_MS;
   }
 
-  private addSecret(name: string, value: string, expMs: number | undefined, enabled: boolean): string {
+  private addSecret(
+    name: string,
+    value: string,
+    expMs: number | undefined,
+    enabled: boolean,
+    activationDelayMs: number,
+  ): string {
     const version = this.options.keyVault.addSecretVersion(name, value, {
       enabled,
       ...(expMs !== undefined ? { expMs } : {}),
@@ -109,11 +132,12 @@ export class BrokerCredentials {
       endMs: expMs,
       revoked: false,
       forcedExpired: false,
+      activeFromMs: this.options.now() + activationDelayMs,
     });
     return version;
   }
 
-  private addCertificate(name: string, expMs: number | undefined, enabled: boolean): string {
+  private addCertificate(name: string, expMs: number | undefined, enabled: boolean, activationDelayMs: number): string {
     const now = this.options.now();
     const startMs = now - 3600 * 1000;
     // A certificate always has a notAfter; "no expiry" becomes ten years.
@@ -134,6 +158,7 @@ export class BrokerCredentials {
       endMs,
       revoked: false,
       forcedExpired: false,
+      activeFromMs: now + activationDelayMs,
     });
     return version;
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultSpec } from './faults';
-import type { RunningEmulator } from './emulatorTypes';
+import type { BrokerApiSettings, RunningEmulator } from './emulatorTypes';
+import type { RotateOptions } from './brokerCredentials';
 import { parseFaultSpec } from './faults';
 import { readBody, sendJson } from './http';
 
@@ -21,7 +22,12 @@ export type ControlTarget = Pick<
   | 'revokeCredential'
   | 'expireCredentialInEntra'
   | 'setFederatedSubject'
+  | 'setFederatedCredential'
+  | 'setManagedIdentityAssigned'
+  | 'setKeyVaultPaging'
+  | 'configureBrokerApi'
   | 'rollSigningKeys'
+  | 'publishSigningKey'
 > & {
   listFaults(): FaultSpec[];
 };
@@ -29,7 +35,8 @@ export type ControlTarget = Pick<
 /**
  * Control API (docs/development.md): stats, faults, rotate, reset, plus drills
  * (`POST /secrets/{version}/disable|enable`, `POST /credentials/{version}/revoke|expire`,
- * `POST /signing-keys/roll`, `GET /faults`, `GET /info`).
+ * `POST /signing-keys/roll|publish`, `POST /federated`, `POST /managed-identities/{clientId}/assign|unassign`,
+ * `POST /keyvault/paging`, `POST /apps/broker-api`, `GET /faults`, `GET /info`).
  */
 export async function handleControl(
   req: IncomingMessage,
@@ -76,6 +83,25 @@ export async function handleControl(
       return sendJson(res, 201, await target.rotate(options));
     }
     if (method === 'POST' && route === '/signing-keys/roll') return sendJson(res, 201, await target.rollSigningKeys());
+    if (method === 'POST' && route === '/signing-keys/publish') {
+      return sendJson(res, 201, await target.publishSigningKey());
+    }
+    const identity = /^\/managed-identities\/([^/]+)\/(assign|unassign)$/.exec(route);
+    if (method === 'POST' && identity) {
+      const clientId = decodeURIComponent(identity[1]!);
+      target.setManagedIdentityAssigned(clientId, identity[2] === 'assign');
+      return sendJson(res, 200, { clientId, assigned: identity[2] === 'assign' });
+    }
+    if (method === 'POST' && route === '/keyvault/paging') {
+      const paging = parseNumbers(body, ['pageSize', 'emptyPages']);
+      if (typeof paging === 'string') return bad(paging);
+      return sendJson(res, 200, target.setKeyVaultPaging(paging));
+    }
+    if (method === 'POST' && route === '/apps/broker-api') {
+      const settings = parseBrokerApi(body);
+      if (typeof settings === 'string') return bad(settings);
+      return sendJson(res, 200, target.configureBrokerApi(settings));
+    }
     const secret = /^\/secrets\/([^/]+)\/(disable|enable)$/.exec(route);
     if (method === 'POST' && secret) {
       target.setSecretEnabled(decodeURIComponent(secret[1]!), secret[2] === 'enable');
@@ -89,10 +115,16 @@ export async function handleControl(
       return sendJson(res, 200, { version, [credential[2] === 'revoke' ? 'revoked' : 'expired']: true });
     }
     if (method === 'POST' && route === '/federated') {
-      const subject = (body as { subject?: unknown }).subject;
-      if (typeof subject !== 'string' || subject === '') return bad('Send {"subject": "..."}.');
-      target.setFederatedSubject(subject);
-      return sendJson(res, 200, { subject });
+      const change: Record<string, string> = {};
+      for (const field of ['subject', 'issuer', 'audience'] as const) {
+        const value = (body as Record<string, unknown>)[field];
+        if (value === undefined) continue;
+        if (typeof value !== 'string' || value === '') return bad(`${field} must be a non-empty string.`);
+        change[field] = value;
+      }
+      if (Object.keys(change).length === 0) return bad('Send {"subject": "..."} (or issuer, audience).');
+      target.setFederatedCredential(change);
+      return sendJson(res, 200, change);
     }
     sendJson(res, 404, { error: 'not_found', message: `No control route ${method} ${route}` });
   } catch (error) {
@@ -100,12 +132,38 @@ export async function handleControl(
   }
 }
 
-function parseRotate(
-  body: unknown,
-): { name?: string; expiresInDays?: number | null; revokePrevious?: boolean; enabled?: boolean } | string {
+function parseNumbers<K extends string>(body: unknown, fields: readonly K[]): Partial<Record<K, number>> | string {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object';
+  const parsed: Partial<Record<K, number>> = {};
+  for (const field of fields) {
+    const value = (body as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value)) return `${field} must be a whole number`;
+    parsed[field] = value;
+  }
+  return parsed;
+}
+
+function parseBrokerApi(body: unknown): BrokerApiSettings | string {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object';
   const b = body as Record<string, unknown>;
-  const options: { name?: string; expiresInDays?: number | null; revokePrevious?: boolean; enabled?: boolean } = {};
+  const settings: BrokerApiSettings = {};
+  if (b.accessTokenVersion !== undefined) {
+    if (b.accessTokenVersion !== 1 && b.accessTokenVersion !== 2) return 'accessTokenVersion must be 1 or 2';
+    settings.accessTokenVersion = b.accessTokenVersion;
+  }
+  for (const field of ['idtypClaim', 'appRoleAssignmentRequired'] as const) {
+    if (b[field] === undefined) continue;
+    if (typeof b[field] !== 'boolean') return `${field} must be a boolean`;
+    settings[field] = b[field];
+  }
+  return settings;
+}
+
+function parseRotate(body: unknown): RotateOptions | string {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object';
+  const b = body as Record<string, unknown>;
+  const options: RotateOptions = {};
   if (b.name !== undefined) {
     if (typeof b.name !== 'string' || !/^[0-9a-zA-Z-]{1,127}$/.test(b.name))
       return 'name must be a Key Vault object name';
@@ -123,6 +181,11 @@ function parseRotate(
   if (b.enabled !== undefined) {
     if (typeof b.enabled !== 'boolean') return 'enabled must be a boolean';
     options.enabled = b.enabled;
+  }
+  if (b.activationDelaySeconds !== undefined) {
+    if (typeof b.activationDelaySeconds !== 'number' || b.activationDelaySeconds < 0 || b.activationDelaySeconds > 3600)
+      return 'activationDelaySeconds must be a number of seconds from 0 to 3600';
+    options.activationDelaySeconds = b.activationDelaySeconds;
   }
   return options;
 }

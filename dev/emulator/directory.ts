@@ -7,6 +7,15 @@ export const KEY_VAULT_RESOURCE = 'https://vault.azure.net';
 /** The first-party app behind api://AzureADTokenExchange (workload identity federation). */
 export const TOKEN_EXCHANGE_APP_ID = 'fb60f99c-7a34-4190-8149-302f77469936';
 export const TOKEN_EXCHANGE_RESOURCE = 'api://AzureADTokenExchange';
+/**
+ * The token-exchange audiences of the public cloud, US Government and China (one app each in
+ * Azure; one stand-in app here). Azure fidelity: "sovereign clouds" (docs/azure-fidelity.md).
+ */
+export const TOKEN_EXCHANGE_RESOURCES = [
+  TOKEN_EXCHANGE_RESOURCE,
+  'api://AzureADTokenExchangeUSGov',
+  'api://AzureADTokenExchangeChina',
+] as const;
 export const BROKER_API_URI = 'api://entra-token-broker';
 export const BROKER_ROLE = 'Token.Request';
 export const THIRD_PARTY_ROLE = 'Data.Read';
@@ -19,6 +28,11 @@ export interface PasswordCredential {
   revoked: boolean;
   /** Set by `expireCredentialInEntra`: Entra treats it as expired whatever its end date. */
   forcedExpired: boolean;
+  /**
+   * Before this time Entra does not know the credential yet (it was just added to the app).
+   * Azure fidelity: "new credentials take seconds to work" (docs/azure-fidelity.md).
+   */
+  activeFromMs?: number;
 }
 
 /** A certificate on an app registration (`keyCredentials`); `keyId` is the Key Vault version. */
@@ -31,6 +45,8 @@ export interface KeyCredential {
   endMs: number;
   revoked: boolean;
   forcedExpired: boolean;
+  /** As on PasswordCredential. */
+  activeFromMs?: number;
 }
 
 export interface FederatedIdentityCredential {
@@ -47,8 +63,22 @@ export interface AppRegistration {
   objectId: string;
   identifierUris: string[];
   appRoles: string[];
-  /** `accessTokenAcceptedVersion` of a resource app: 2 → `aud` is the client ID GUID. */
+  /**
+   * `accessTokenAcceptedVersion` of a resource app: 2 → v2 tokens whose `aud` is the client ID
+   * GUID; 1 (Entra's default when the manifest leaves it null) → v1 tokens, `aud` as requested.
+   * Azure fidelity: "v1 access tokens" (docs/azure-fidelity.md).
+   */
   accessTokenVersion: 1 | 2;
+  /**
+   * Optional claims the resource app asks for in its access tokens (`idtyp` here). Entra sends
+   * `idtyp` only when asked. Azure fidelity: "idtyp is optional" (docs/azure-fidelity.md).
+   */
+  optionalAccessTokenClaims: string[];
+  /**
+   * "Assignment required" on the resource's service principal: clients without an app role
+   * assignment get no token (AADSTS501051). Azure fidelity: "app role assignment required".
+   */
+  appRoleAssignmentRequired: boolean;
   passwords: PasswordCredential[];
   keyCredentials: KeyCredential[];
   federatedCredentials: FederatedIdentityCredential[];
@@ -63,13 +93,20 @@ export function newApp(displayName: string, extra: Partial<AppRegistration> = {}
     objectId: randomUUID(),
     identifierUris: [],
     appRoles: [],
-    accessTokenVersion: 2,
+    accessTokenVersion: 1,
+    optionalAccessTokenClaims: [],
+    appRoleAssignmentRequired: false,
     passwords: [],
     keyCredentials: [],
     federatedCredentials: [],
     grantedRoles: new Map(),
     ...extra,
   };
+}
+
+/** Whether Entra already knows a credential (it takes seconds after it is added to the app). */
+export function isActive(credential: { activeFromMs?: number }, nowMs: number): boolean {
+  return credential.activeFromMs === undefined || credential.activeFromMs <= nowMs;
 }
 
 /** The emulated tenant's app registrations and service principals. */
@@ -87,7 +124,7 @@ export class Directory {
     this.add(
       newApp('AAD Token Exchange', {
         clientId: TOKEN_EXCHANGE_APP_ID,
-        identifierUris: [TOKEN_EXCHANGE_RESOURCE],
+        identifierUris: [...TOKEN_EXCHANGE_RESOURCES],
         accessTokenVersion: 2,
       }),
     );

@@ -4,7 +4,24 @@
  */
 import type { CredentialKind, RotateOptions } from './brokerCredentials';
 import type { FaultSpec } from './faults';
+import type { KeyVaultPaging } from './keyVault';
 import type { EmulatorCaller } from './tenant';
+
+export interface FederatedCredentialChange {
+  subject?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+/** What the broker API's app registration says about the access tokens issued for it. */
+export interface BrokerApiSettings {
+  /** `accessTokenAcceptedVersion`: 1 (Entra's default) or 2. */
+  accessTokenVersion?: 1 | 2;
+  /** Whether `idtyp` is requested as an optional access token claim. */
+  idtypClaim?: boolean;
+  /** "Assignment required" on its service principal. */
+  appRoleAssignmentRequired?: boolean;
+}
 
 export interface EmulatorStats {
   /** clientId -> scope -> count (every /oauth2/v2.0/token request, ok or not). */
@@ -63,8 +80,18 @@ export interface RunningEmulator {
   setSecretEnabled(version: string, enabled: boolean): void;
   revokeCredential(version: string): void;
   expireCredentialInEntra(version: string): void;
-  /** Federated mode: change the subject the broker app's federated credential trusts (AADSTS70021 drill). */
+  /** Federated mode: change the subject the broker app's federated credential trusts (AADSTS700213 drill). */
   setFederatedSubject(subject: string): void;
+  /** Federated mode: change what the federated credential trusts (issuer → 700211, audience → 700212, subject → 700213). */
+  setFederatedCredential(change: FederatedCredentialChange): void;
+  /** Assigns or unassigns a managed identity (by client ID); unassigned, the endpoint answers 400 for it. */
+  setManagedIdentityAssigned(clientId: string, assigned: boolean): void;
+  /** How Key Vault pages listings from now on. */
+  setKeyVaultPaging(paging: Partial<KeyVaultPaging>): KeyVaultPaging;
+  /** The broker API app's token settings (accepted version, idtyp optional claim, assignment required). */
+  configureBrokerApi(settings: BrokerApiSettings): BrokerApiSettings;
+  /** Publishes the next signing key without using it; the next `rollSigningKeys` signs with it. */
+  publishSigningKey(): Promise<{ kid: string }>;
   signJwt(
     claims: Record<string, unknown>,
     options?: { kid?: string; header?: Record<string, unknown> },

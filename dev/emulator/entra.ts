@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { isActive, TOKEN_EXCHANGE_APP_ID, TOKEN_EXCHANGE_RESOURCES } from './directory';
 import type { AppRegistration, Directory } from './directory';
 import type { FaultInjector } from './faults';
 import { parseForm, readBody, sendJson } from './http';
@@ -90,11 +91,7 @@ export class EntraAuthority {
       sendJson(res, 200, this.openIdConfiguration(what.startsWith('v2.0')));
     } else {
       if (this.options.faults.apply('jwks', res)) return true;
-      sendJson(
-        res,
-        200,
-        this.options.keys.jwks(what.includes('v2.0') ? v2Issuer(this.tenantId) : v1Issuer(this.tenantId)),
-      );
+      sendJson(res, 200, this.options.keys.jwks(what.includes('v2.0')));
     }
     return true;
   }
@@ -205,6 +202,15 @@ export class EntraAuthority {
         `The resource principal named ${resourceId} was not found in the tenant named ${this.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
       );
     }
+    if (resource.appRoleAssignmentRequired && (client.grantedRoles.get(resource.clientId) ?? []).length === 0) {
+      // Azure fidelity: "app role assignment required" (docs/azure-fidelity.md).
+      throw new EntraError(
+        400,
+        'invalid_grant',
+        501051,
+        `Application '${client.clientId}'(${client.displayName}) is not assigned to a role for the application '${resourceId}'(${resource.displayName}).`,
+      );
+    }
     const lifetime = this.options.tokenLifetimeSeconds;
     const accessToken = await this.issueAppToken(client, resource, resourceId, lifetime);
     const refreshIn = this.options.refreshInSeconds;
@@ -265,7 +271,11 @@ export class EntraAuthority {
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
       );
     }
-    const password = client.passwords.find((candidate) => candidate.value === secret && !candidate.revoked);
+    // Azure fidelity: "new credentials take seconds to work": a secret Entra does not know yet is
+    // refused like a wrong one.
+    const password = client.passwords.find(
+      (candidate) => candidate.value === secret && !candidate.revoked && isActive(candidate, this.options.now()),
+    );
     if (!password) {
       throw new EntraError(
         401,
@@ -326,6 +336,7 @@ export class EntraAuthority {
     const key = client.keyCredentials.find(
       (candidate) =>
         !candidate.revoked &&
+        isActive(candidate, this.options.now()) &&
         (thumbprintS256 !== undefined
           ? candidate.sha256.toString('base64url') === thumbprintS256
           : candidate.sha1.toString('base64url') === thumbprintSha1),
@@ -400,24 +411,43 @@ export class EntraAuthority {
     const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).filter(
       (aud): aud is string => typeof aud === 'string',
     );
-    const matching = client.federatedCredentials.find(
-      (fic) =>
-        fic.issuer === claims.iss && fic.subject === claims.sub && fic.audiences.some((aud) => audiences.includes(aud)),
-    );
-    if (!matching) {
-      if (client.federatedCredentials.length === 0 && client.keyCredentials.length > 0) {
-        throw new EntraError(
-          401,
-          'invalid_client',
-          700027,
-          "Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '']",
-        );
-      }
+    if (client.federatedCredentials.length === 0 && client.keyCredentials.length > 0) {
       throw new EntraError(
-        400,
-        'invalid_request',
-        70021,
-        `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'. Assertion Audience: '${audiences.join(',')}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
+        401,
+        'invalid_client',
+        700027,
+        "Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '']",
+      );
+    }
+    // Azure fidelity: "federated credential mismatches" (docs/azure-fidelity.md): Entra checks
+    // issuer, then subject, then audience, and answers 401 invalid_client with a code for each.
+    const byIssuer = client.federatedCredentials.filter((fic) => fic.issuer === claims.iss);
+    const bySubject = byIssuer.filter((fic) => fic.subject === claims.sub);
+    const matching = bySubject.find((fic) => fic.audiences.some((aud) => audienceMatches(aud, audiences)));
+    const shown = `Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'. Assertion Audience: '${audiences.join(',')}'.`;
+    const link = 'https://learn.microsoft.com/entra/workload-id/workload-identity-federation';
+    if (byIssuer.length === 0) {
+      throw new EntraError(
+        401,
+        'invalid_client',
+        700211,
+        `No matching federated identity record found for presented assertion issuer '${String(claims.iss)}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${link}`,
+      );
+    }
+    if (bySubject.length === 0) {
+      throw new EntraError(
+        401,
+        'invalid_client',
+        700213,
+        `No matching federated identity record found for presented assertion subject '${String(claims.sub)}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${link} ${shown}`,
+      );
+    }
+    if (!matching) {
+      throw new EntraError(
+        401,
+        'invalid_client',
+        700212,
+        `No matching federated identity record found for presented assertion audience '${audiences.join(',')}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${link}`,
       );
     }
     try {
@@ -473,7 +503,6 @@ export class EntraAuthority {
       exp: iat + lifetimeSeconds,
       aio: randomBytes(24).toString('base64'),
       idp: v1Issuer(this.tenantId),
-      idtyp: 'app',
       oid: client.objectId,
       rh: `0.${randomBytes(16).toString('base64url')}.`,
       sub: client.objectId,
@@ -484,6 +513,8 @@ export class EntraAuthority {
       xms_idrel: '7 14',
     };
     if (roles.length > 0) common.roles = [...roles];
+    // Azure fidelity: "idtyp is optional" (docs/azure-fidelity.md).
+    if (resource.optionalAccessTokenClaims.includes('idtyp')) common.idtyp = 'app';
     const claims = v2
       ? { ...common, azp: client.clientId, azpacr: '1', appid: client.clientId }
       : { ...common, appid: client.clientId, appidacr: '1' };
@@ -505,6 +536,17 @@ export class EntraAuthority {
       error_uri: `https://login.microsoftonline.com/error?code=${error.code}`,
     });
   }
+}
+
+/**
+ * Whether a federated credential's audience accepts an assertion's `aud`. The managed identity
+ * token for a token-exchange audience carries the token-exchange app's ID as `aud`, and Entra
+ * accepts it for a credential that names the audience URI. Azure fidelity: "sovereign clouds".
+ */
+function audienceMatches(ficAudience: string, assertionAudiences: readonly string[]): boolean {
+  if (assertionAudiences.includes(ficAudience)) return true;
+  const exchange = (TOKEN_EXCHANGE_RESOURCES as readonly string[]).includes(ficAudience);
+  return exchange && assertionAudiences.some((aud) => aud.toLowerCase() === TOKEN_EXCHANGE_APP_ID);
 }
 
 function missingParameter(name: string): EntraError {

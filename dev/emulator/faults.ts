@@ -20,11 +20,14 @@ export interface FaultSpec {
   malformedBody?: 'html' | 'truncated' | 'no-token' | 'bad-expiry';
   /** Extension: a `token` fault that only hits requests with this `client_id` (e.g. the broker's). */
   clientId?: string;
+  /** Extension: this many matching requests pass untouched before the fault hits (e.g. a later listing page). */
+  after?: number;
 }
 
 interface ActiveFault {
   spec: FaultSpec;
   remaining: number;
+  passLeft: number;
 }
 
 /** Validates a fault from the control API; returns a description of the problem or the spec. */
@@ -58,6 +61,11 @@ export function parseFaultSpec(value: unknown): FaultSpec | string {
     if (typeof v.clientId !== 'string' || v.clientId === '') return 'clientId must be a client ID';
     spec.clientId = v.clientId;
   }
+  if (v.after !== undefined) {
+    if (typeof v.after !== 'number' || !Number.isInteger(v.after) || v.after < 0)
+      return 'after must be a whole number of requests';
+    spec.after = v.after;
+  }
   if (spec.mode === 'status' && spec.status === undefined) return 'mode status needs a status';
   return spec;
 }
@@ -69,7 +77,7 @@ export class FaultInjector {
 
   set(spec: FaultSpec): void {
     const list = this.active.get(spec.target) ?? [];
-    list.push({ spec: { ...spec }, remaining: spec.count ?? Number.POSITIVE_INFINITY });
+    list.push({ spec: { ...spec }, remaining: spec.count ?? Number.POSITIVE_INFINITY, passLeft: spec.after ?? 0 });
     this.active.set(spec.target, list);
   }
 
@@ -85,10 +93,14 @@ export class FaultInjector {
   }
 
   list(): FaultSpec[] {
-    return [...this.active.values()].flat().map((fault) => ({
-      ...fault.spec,
-      ...(Number.isFinite(fault.remaining) ? { count: fault.remaining } : {}),
-    }));
+    return [...this.active.values()].flat().map((fault) => {
+      const { after: _after, ...spec } = fault.spec;
+      return {
+        ...spec,
+        ...(Number.isFinite(fault.remaining) ? { count: fault.remaining } : {}),
+        ...(fault.passLeft > 0 ? { after: fault.passLeft } : {}),
+      };
+    });
   }
 
   /** Takes the next fault for a target (and client, for faults restricted to one), if any. */
@@ -101,6 +113,10 @@ export class FaultInjector {
     );
     const fault = list[index];
     if (!fault) return undefined;
+    if (fault.passLeft > 0) {
+      fault.passLeft -= 1;
+      return undefined;
+    }
     fault.remaining -= 1;
     if (fault.remaining <= 0) list.splice(index, 1);
     return fault.spec;
@@ -165,12 +181,15 @@ function sendFaultStatus(target: FaultTarget, fault: FaultSpec, res: ServerRespo
   const traceId = randomUUID();
   switch (target) {
     case 'token': {
-      const code = status === 429 ? 50196 : 90033;
-      const error = status === 429 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request';
-      const message =
-        status === 429
-          ? 'The server encountered a client request loop and throttled the request.'
-          : 'A transient error has occurred. Please try again.';
+      if (status === 429) {
+        // Azure fidelity: "throttling shapes" (docs/azure-fidelity.md): Entra's throttling answer
+        // is plain text, not the OAuth error JSON; the wait is in Retry-After when it is sent.
+        sendText(res, 429, 'Too Many Requests', 'text/plain; charset=utf-8', headers);
+        return;
+      }
+      const code = 90033;
+      const error = status >= 500 ? 'server_error' : 'invalid_request';
+      const message = 'A transient error has occurred. Please try again.';
       sendJson(
         res,
         status,
@@ -190,6 +209,8 @@ function sendFaultStatus(target: FaultTarget, fault: FaultSpec, res: ServerRespo
       return;
     }
     case 'keyvault': {
+      // Azure fidelity: "throttling shapes": a Key Vault 429 carries Retry-After only when the
+      // fault sets one (Key Vault may leave it out).
       const code = status === 429 ? 'Throttled' : status === 403 ? 'Forbidden' : 'InternalServerError';
       const message =
         status === 429

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { BrokerCredentials } from './brokerCredentials';
+import { BrokerCredentials, DEFAULT_ACTIVATION_DELAY_SECONDS } from './brokerCredentials';
 import type { CredentialKind } from './brokerCredentials';
 import { CONTROL_PREFIX, handleControl } from './control';
 import type { ControlTarget } from './control';
@@ -18,12 +18,20 @@ import { createTenant } from './tenant';
 import { createThirdPartyApi } from './thirdPartyApi';
 import { createTlsMaterial } from './tls';
 import type { EmulatorInfo, EmulatorStats, RunningEmulator } from './emulatorTypes';
+import type { EmulatorCaller } from './tenant';
 
 export type { FaultSpec, FaultTarget } from './faults';
 
 export type { CredentialKind } from './brokerCredentials';
 export type { EmulatorCaller } from './tenant';
-export type { EmulatorInfo, EmulatorStats, RunningEmulator } from './emulatorTypes';
+export type { KeyVaultPaging } from './keyVault';
+export type {
+  BrokerApiSettings,
+  EmulatorInfo,
+  EmulatorStats,
+  FederatedCredentialChange,
+  RunningEmulator,
+} from './emulatorTypes';
 
 export interface EmulatorOptions {
   /** HTTPS port for Entra + managed identity + Key Vault + control; 0 (default) = ephemeral. */
@@ -50,6 +58,15 @@ export interface EmulatorOptions {
    * of a hand-made assertion.
    */
   rejectReplayedAssertions?: boolean;
+  /**
+   * Seconds before a rotated credential works in Entra (per rotation: `activationDelaySeconds`);
+   * default 15, as Entra commonly needs 5–20 s. The first credential works at once.
+   */
+  credentialActivationDelaySeconds?: number;
+  /** Most items in a Key Vault listing page (1–25); default 25. */
+  keyVaultPageSize?: number;
+  /** The audience of the broker's federated credential (per cloud); default api://AzureADTokenExchange. */
+  tokenExchangeAudience?: string;
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -96,7 +113,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const port = await listen(server, options.port ?? 0);
   const url = `https://127.0.0.1:${port}`;
 
-  const { directory, brokerApi, brokerApp, thirdParty, scopes, callers, managedIdentity } = createTenant(tenantId);
+  const { directory, brokerApi, brokerApp, thirdParty, scopes, callers, managedIdentity, identities } =
+    createTenant(tenantId);
   const identityHeader = randomBytes(16).toString('hex');
   const internalSecret = randomBytes(16).toString('hex');
 
@@ -128,9 +146,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       stats.keyVaultReads[name] = (stats.keyVaultReads[name] ?? 0) + 1;
     },
   });
+  if (options.keyVaultPageSize !== undefined) keyVault.setPaging({ pageSize: options.keyVaultPageSize });
   const msi = new ManagedIdentityEndpoint({
     tenantId,
-    identity: managedIdentity,
+    directory,
+    identities,
     identityHeader,
     keys,
     faults,
@@ -148,6 +168,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     tenantId,
     managedIdentityPrincipalId: managedIdentity.principalId,
     now,
+    activationDelaySeconds: options.credentialActivationDelaySeconds ?? DEFAULT_ACTIVATION_DELAY_SECONDS,
+    ...(options.tokenExchangeAudience !== undefined ? { tokenExchangeAudience: options.tokenExchangeAudience } : {}),
   });
   credentials.initialise(options.clientSecret);
 
@@ -197,6 +219,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     brokerSettings() {
       const policy: Record<string, string[]> = {};
       for (const caller of callers) policy[caller.clientId] = [...caller.allowedScopes];
+      // Entra writes a v1 `aud` as the caller spelled the resource, so both URI spellings are
+      // accepted by the broker (it adds the one with the trailing slash itself).
       return {
         ENTRA_TENANT_ID: tenantId,
         ENTRA_CLIENT_ID: brokerApp.clientId,
@@ -212,6 +236,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         IDENTITY_ENDPOINT: identityEndpoint,
         IDENTITY_HEADER: identityHeader,
         AZURE_CLIENT_ID: managedIdentity.clientId,
+        // The emulator's host is no Microsoft cloud, so a sovereign audience must be set explicitly.
+        ...(options.tokenExchangeAudience !== undefined
+          ? { ENTRA_TOKEN_EXCHANGE_AUDIENCE: options.tokenExchangeAudience }
+          : {}),
       };
     },
 
@@ -245,7 +273,33 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       credentials.expire(version);
     },
     setFederatedSubject(subject) {
-      credentials.setFederatedSubject(subject);
+      credentials.setFederatedCredential({ subject });
+    },
+    setFederatedCredential(change) {
+      credentials.setFederatedCredential(change);
+    },
+    setManagedIdentityAssigned(clientId, assigned) {
+      msi.setAssigned(clientId, assigned);
+    },
+    setKeyVaultPaging(paging) {
+      return keyVault.setPaging(paging);
+    },
+    configureBrokerApi(settings) {
+      if (settings.accessTokenVersion !== undefined) brokerApi.accessTokenVersion = settings.accessTokenVersion;
+      if (settings.idtypClaim !== undefined) {
+        brokerApi.optionalAccessTokenClaims = settings.idtypClaim ? ['idtyp'] : [];
+      }
+      if (settings.appRoleAssignmentRequired !== undefined) {
+        brokerApi.appRoleAssignmentRequired = settings.appRoleAssignmentRequired;
+      }
+      return {
+        accessTokenVersion: brokerApi.accessTokenVersion,
+        idtypClaim: brokerApi.optionalAccessTokenClaims.includes('idtyp'),
+        appRoleAssignmentRequired: brokerApi.appRoleAssignmentRequired,
+      };
+    },
+    publishSigningKey() {
+      return keys.publishNext();
     },
     signJwt(claims, signOptions) {
       return keys.sign(claims, signOptions);
@@ -254,6 +308,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const found =
         typeof caller === 'string' ? callers.find((c) => c.name === caller || c.clientId === caller) : caller;
       if (!found) throw new Error(`No emulated caller named ${typeof caller === 'string' ? caller : caller.name}.`);
+      if (found.managedIdentity) return managedIdentityCallerToken(found, scope);
       const form = new URLSearchParams({
         grant_type: 'client_credentials',
         client_id: found.clientId,
@@ -294,6 +349,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       await Promise.all([closeServer(server), closeServer(thirdPartyServer)]);
     },
   };
+
+  /** A workload identity's token, as the managed identity endpoint would hand it out (never faulted). */
+  async function managedIdentityCallerToken(caller: EmulatorCaller, scope: string): Promise<string> {
+    const identity = identities.find((candidate) => candidate.clientId === caller.clientId);
+    const resourceId = scope.replace(/\/\.default$/, '');
+    const resource = directory.resource(resourceId);
+    if (!identity || !resource) throw new Error(`No managed identity token for ${caller.name} and ${scope}.`);
+    const roles = directory.byClientId(identity.clientId)?.grantedRoles.get(resource.clientId) ?? [];
+    if (resource.appRoleAssignmentRequired && roles.length === 0) {
+      throw new Error('Caller token request failed: 400 AADSTS501051 (no app role assignment)');
+    }
+    return msi.issue(identity, resource, resourceId, roles);
+  }
 
   const routeRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestUrl = new URL(req.url ?? '/', url);

@@ -41,6 +41,27 @@ export interface KeyVaultOptions {
   onRead(name: string): void;
 }
 
+/**
+ * How listings are paged. Azure fidelity: "Key Vault lists in pages" (docs/azure-fidelity.md):
+ * at most 25 items a page (`maxresults` may ask for fewer), a `nextLink` with `$skiptoken`, and
+ * sometimes pages with no items before the last.
+ */
+export interface KeyVaultPaging {
+  /** Most items a page holds (1–25); default 25, Key Vault's own. */
+  pageSize: number;
+  /** Empty pages answered before the first item of each listing; default 0. */
+  emptyPages: number;
+}
+
+export const KEY_VAULT_MAX_PAGE_SIZE = 25;
+
+interface PageRequest {
+  size: number;
+  offset: number;
+  emptyLeft: number;
+  url: URL;
+}
+
 const RECOVERY = { recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 90 };
 const seconds = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.floor(ms / 1000));
 
@@ -48,8 +69,22 @@ const seconds = (ms: number | undefined): number | undefined => (ms === undefine
 export class KeyVault {
   readonly secrets = new Map<string, SecretVersion[]>();
   readonly certificates = new Map<string, CertificateVersion[]>();
+  paging: KeyVaultPaging = { pageSize: KEY_VAULT_MAX_PAGE_SIZE, emptyPages: 0 };
 
   constructor(private readonly options: KeyVaultOptions) {}
+
+  /** Drill: how listings are paged from now on. @throws Error for a page size outside 1–25. */
+  setPaging(paging: Partial<KeyVaultPaging>): KeyVaultPaging {
+    const next = { ...this.paging, ...paging };
+    if (!Number.isInteger(next.pageSize) || next.pageSize < 1 || next.pageSize > KEY_VAULT_MAX_PAGE_SIZE) {
+      throw new Error(`pageSize must be a whole number from 1 to ${KEY_VAULT_MAX_PAGE_SIZE}.`);
+    }
+    if (!Number.isInteger(next.emptyPages) || next.emptyPages < 0 || next.emptyPages > 10) {
+      throw new Error('emptyPages must be a whole number from 0 to 10.');
+    }
+    this.paging = next;
+    return { ...next };
+  }
 
   static newVersion(): string {
     return randomBytes(16).toString('hex');
@@ -165,9 +200,46 @@ export class KeyVault {
       });
       return true;
     }
-    if (collection === 'secrets') this.getSecret(res, name, version);
-    else this.getCertificate(res, name, version);
+    const page = this.pageRequest(url);
+    if (typeof page === 'string') {
+      sendJson(res, 400, { error: { code: 'BadParameter', message: page } });
+      return true;
+    }
+    if (collection === 'secrets') this.getSecret(res, name, version, page);
+    else this.getCertificate(res, name, version, page);
     return true;
+  }
+
+  /** The page a listing request asks for (`maxresults`, `$skiptoken`), or what is wrong with it. */
+  private pageRequest(url: URL): PageRequest | string {
+    const max = url.searchParams.get('maxresults');
+    let size = this.paging.pageSize;
+    if (max !== null) {
+      const asked = Number(max);
+      if (!Number.isInteger(asked) || asked < 1 || asked > KEY_VAULT_MAX_PAGE_SIZE) {
+        return `The value of parameter 'maxresults' must be between 1 and ${KEY_VAULT_MAX_PAGE_SIZE}.`;
+      }
+      size = Math.min(size, asked);
+    }
+    const token = url.searchParams.get('$skiptoken');
+    if (token === null) return { size, offset: 0, emptyLeft: this.paging.emptyPages, url };
+    const match = /^(\d+)\.(\d+)$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!match) return 'The $skiptoken is not valid.';
+    return { size, offset: Number(match[1]), emptyLeft: Number(match[2]), url };
+  }
+
+  /** One page of `items` and the link to the next, as Key Vault pages a listing. */
+  private page<T>(items: readonly T[], page: PageRequest): { value: T[]; nextLink: string | null } {
+    // Written out by hand: Key Vault's links spell `$skiptoken` literally (URLSearchParams would write %24).
+    const link = (offset: number, emptyLeft: number): string => {
+      const apiVersion = encodeURIComponent(page.url.searchParams.get('api-version') ?? '7.5');
+      const token = Buffer.from(`${offset}.${emptyLeft}`).toString('base64url');
+      return `${this.options.url}${page.url.pathname}?api-version=${apiVersion}&$skiptoken=${token}&maxresults=${page.size}`;
+    };
+    if (page.emptyLeft > 0) return { value: [], nextLink: link(page.offset, page.emptyLeft - 1) };
+    const value = items.slice(page.offset, page.offset + page.size);
+    const end = page.offset + value.length;
+    return { value, nextLink: end < items.length ? link(end, 0) : null };
   }
 
   private challenge(res: ServerResponse, message: string): void {
@@ -226,7 +298,12 @@ export class KeyVault {
     };
   }
 
-  private getSecret(res: ServerResponse, name: string | undefined, version: string | undefined): void {
+  private getSecret(
+    res: ServerResponse,
+    name: string | undefined,
+    version: string | undefined,
+    page: PageRequest,
+  ): void {
     if (name === undefined) {
       const value = [...this.secrets.entries()]
         .filter(([, list]) => list.length > 0)
@@ -234,13 +311,13 @@ export class KeyVault {
           const { id: _id, ...rest } = this.secretItem(secretName, list[list.length - 1]!);
           return { id: `${this.options.url}/secrets/${secretName}`, ...rest };
         });
-      sendJson(res, 200, { value, nextLink: null });
+      sendJson(res, 200, this.page(value, page));
       return;
     }
     const list = this.secrets.get(name.toLowerCase()) ?? [];
     if (version === 'versions') {
       const value = byVersionId(list).map((item) => this.secretItem(name, item));
-      sendJson(res, 200, { value, nextLink: null });
+      sendJson(res, 200, this.page(value, page));
       return;
     }
     const item =
@@ -313,7 +390,12 @@ export class KeyVault {
     };
   }
 
-  private getCertificate(res: ServerResponse, name: string | undefined, version: string | undefined): void {
+  private getCertificate(
+    res: ServerResponse,
+    name: string | undefined,
+    version: string | undefined,
+    page: PageRequest,
+  ): void {
     if (name === undefined) {
       const value = [...this.certificates.entries()]
         .filter(([, list]) => list.length > 0)
@@ -322,7 +404,7 @@ export class KeyVault {
           const { policy: _policy, cer: _cer, kid: _kid, sid: _sid, ...rest } = this.certificateBody(certName, latest);
           return { ...rest, id: `${this.options.url}/certificates/${certName}` };
         });
-      sendJson(res, 200, { value, nextLink: null });
+      sendJson(res, 200, this.page(value, page));
       return;
     }
     const list = this.certificates.get(name.toLowerCase()) ?? [];
@@ -331,7 +413,7 @@ export class KeyVault {
         const { policy: _policy, cer: _cer, kid: _kid, sid: _sid, ...rest } = this.certificateBody(name, item);
         return rest;
       });
-      sendJson(res, 200, { value, nextLink: null });
+      sendJson(res, 200, this.page(value, page));
       return;
     }
     const latest = list[list.length - 1];
@@ -355,7 +437,7 @@ export class KeyVault {
 }
 
 /**
- * Key Vault promises no order for a version listing (and `created` has one-second resolution), so
+ * Azure fidelity: "Key Vault lists in pages" (docs/azure-fidelity.md). Key Vault promises no order for a version listing (and `created` has one-second resolution), so
  * the emulator lists versions by version id rather than by creation: a client that took the last
  * listed version for the newest would be caught here as it would be in Azure.
  */

@@ -74,7 +74,7 @@ function banner(emulator: RunningEmulator): string {
     '  callers:',
     ...emulator.callers.map(
       (c) =>
-        `    ${c.name.padEnd(16)} client ID ${c.clientId}  secret ${c.clientSecret}  roles [${c.roles.join(', ')}]  allowed [${c.allowedScopes.join(', ')}]`,
+        `    ${c.name.padEnd(16)} client ID ${c.clientId}  ${c.managedIdentity ? 'managed identity' : `secret ${c.clientSecret}`}  roles [${c.roles.join(', ')}]  allowed [${c.allowedScopes.join(', ')}]`,
     ),
     '',
     `A caller token (${caller.name}) from the emulated Entra:`,

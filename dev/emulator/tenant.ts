@@ -7,7 +7,13 @@ import type { ManagedIdentity } from './managedIdentity';
 export interface EmulatorCaller {
   name: string;
   clientId: string;
+  /** Empty for a managed identity caller (it has no secret; it asks the managed identity endpoint). */
   clientSecret: string;
+  /**
+   * Set for a workload's managed identity: its token comes from the managed identity endpoint
+   * with `client_id` = `clientId`, as a v1 token by default. Azure fidelity: "v1 access tokens".
+   */
+  managedIdentity?: { principalId: string };
   audience: string;
   allowedScopes: string[];
   roles: string[];
@@ -25,7 +31,10 @@ export interface Tenant {
   /** [0] the third-party API's `.default` scope, [1] the second resource's. */
   scopes: string[];
   callers: EmulatorCaller[];
+  /** The broker's own (user-assigned) identity: reads Key Vault, federated-credential assertion. */
   managedIdentity: ManagedIdentity;
+  /** Every identity the managed identity endpoint serves: the broker's, then the workloads'. */
+  identities: ManagedIdentity[];
 }
 
 /** A client secret shaped like Entra's (`xxx8Q~` + 34 characters). */
@@ -37,13 +46,21 @@ export function newClientSecret(): string {
 /** Builds a fresh tenant with random IDs (every emulator run is a new tenant). */
 export function createTenant(tenantId: string): Tenant {
   const directory = new Directory(tenantId);
+  // As created by `az ad app create` in docs/deploying.md: accessTokenAcceptedVersion left null
+  // (v1 tokens), no optional claims, assignment not required. Drills change these per test.
   const brokerApi = directory.add(
     newApp('entra-token-broker API', { identifierUris: [BROKER_API_URI], appRoles: [BROKER_ROLE] }),
   );
-  const thirdParty = newApp('Third-party API (stand-in)', { appRoles: [THIRD_PARTY_ROLE] });
+  // A third-party API that chose v2 tokens and asks for idtyp (it checks for app-only tokens).
+  const apiSettings = {
+    appRoles: [THIRD_PARTY_ROLE],
+    accessTokenVersion: 2 as const,
+    optionalAccessTokenClaims: ['idtyp'],
+  };
+  const thirdParty = newApp('Third-party API (stand-in)', apiSettings);
   thirdParty.identifierUris = [`api://${thirdParty.clientId}`];
   directory.add(thirdParty);
-  const secondResource = newApp('Second resource API', { appRoles: [THIRD_PARTY_ROLE] });
+  const secondResource = newApp('Second resource API', { ...apiSettings, optionalAccessTokenClaims: [] });
   secondResource.identifierUris = [`api://${secondResource.clientId}`];
   directory.add(secondResource);
   const brokerApp = directory.add(newApp('entra-token-broker'));
@@ -77,11 +94,41 @@ export function createTenant(tenantId: string): Tenant {
     };
   });
 
-  const managedIdentity: ManagedIdentity = {
+  const managedIdentity = newIdentity('id-entra-token-broker');
+  // Deployed callers are mostly managed identities: one with the broker's app role, allowed the
+  // default scope, whose token is v1 (the broker API's default) and has no idtyp.
+  const workloadIdentity = newIdentity('id-workload-mi');
+  const workloadPrincipal = directory.add(
+    newApp(workloadIdentity.name, { clientId: workloadIdentity.clientId, objectId: workloadIdentity.principalId }),
+  );
+  workloadPrincipal.grantedRoles.set(brokerApi.clientId, [BROKER_ROLE]);
+  callers.push({
+    name: 'workload-mi',
+    clientId: workloadIdentity.clientId,
+    clientSecret: '',
+    managedIdentity: { principalId: workloadIdentity.principalId },
+    audience: BROKER_API_URI,
+    allowedScopes: [scopes[0]!],
+    roles: [BROKER_ROLE],
+  });
+  return {
+    directory,
+    brokerApi,
+    brokerApp,
+    thirdParty,
+    secondResource,
+    scopes,
+    callers,
+    managedIdentity,
+    identities: [managedIdentity, workloadIdentity],
+  };
+}
+
+function newIdentity(name: string): ManagedIdentity {
+  return {
+    name,
     clientId: randomUUID(),
     principalId: randomUUID(),
-    resourceId:
-      '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-entra-token-broker',
+    resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`,
   };
-  return { directory, brokerApi, brokerApp, thirdParty, secondResource, scopes, callers, managedIdentity };
 }

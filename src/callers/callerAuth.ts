@@ -1,19 +1,25 @@
 import * as nodeCrypto from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { type Clock, systemClock } from '../platform/clock';
-import type { BrokerConfig } from '../contract/config';
+import { type BrokerConfig, callerPolicyKey } from '../contract/config';
 import { BrokerError } from '../contract/errors';
 import { jose } from './lazyJose';
 import { describeError, type Logger } from '../platform/logger';
 import { VerifiedTokenCache } from './verifiedTokenCache';
 import { TenantKeys } from './callerKeys';
+import { CallerAudiences } from './callerAudiences';
 
 /** Who is calling, as proven by a verified app-only Entra token. Safe to log. */
 export interface CallerIdentity {
   /** `tid`, lower case. */
   readonly tenantId: string;
-  /** `azp` (v2) or `appid` (v1), lower case: the key of CALLER_POLICY. */
+  /** `azp` (v2) or `appid` (v1), lower case. */
   readonly appId: string;
+  /**
+   * The caller's key in CALLER_POLICY and the rate limiter (`callerPolicyKey`): the app ID with one
+   * caller tenant, `<tenantId>/<appId>` with several.
+   */
+  readonly policyKey: string;
   /** `oid` of the caller's service principal, when present. */
   readonly objectId: string | undefined;
   readonly roles: readonly string[];
@@ -57,7 +63,7 @@ const BEARER = /^bearer$/i;
 
 interface VerifiedCaller {
   readonly identity: CallerIdentity;
-  /** `idtyp` is `app`, or the token has roles and no `scp`. */
+  /** `idtyp` is `app`; or, without `idtyp`, there is no `scp` and `oid` equals `sub`. */
   readonly appOnly: boolean;
 }
 
@@ -72,7 +78,8 @@ export class CallerAuthenticator {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly issuerTenants: ReadonlyMap<string, string>;
-  private readonly audiences: string[];
+  private readonly audiences: CallerAudiences;
+  private readonly config: BrokerConfig;
   private readonly requiredRole: string | undefined;
   private readonly clockToleranceSeconds: number;
   private readonly keys: TenantKeys;
@@ -83,13 +90,14 @@ export class CallerAuthenticator {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger.child('CallerAuth');
     this.issuerTenants = allowedIssuers(config);
-    this.audiences = [...config.callerAudiences];
+    this.config = config;
+    this.audiences = new CallerAudiences(config);
     this.requiredRole = config.callerRequiredRole;
     this.clockToleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
     if (!(this.clockToleranceSeconds >= 0 && this.clockToleranceSeconds <= 300)) {
       throw new TypeError('clockToleranceSeconds must be from 0 to 300');
     }
-    if (this.audiences.length === 0 || this.issuerTenants.size === 0) {
+    if (this.audiences.all.length === 0 || this.issuerTenants.size === 0) {
       // parseConfig refuses these already; a hand-built config must not silently accept everything.
       throw new TypeError('CallerAuthenticator needs at least one audience and one tenant');
     }
@@ -147,7 +155,7 @@ export class CallerAuthenticator {
       ({ payload } = await jose().jwtVerify(token, this.keys.getKey, {
         algorithms: ['RS256'],
         issuer: [...this.issuerTenants.keys()],
-        audience: this.audiences,
+        audience: [...this.audiences.all],
         clockTolerance: this.clockToleranceSeconds,
         currentDate: new Date(this.clock.now()),
         requiredClaims: ['exp', 'iss', 'aud', 'tid'],
@@ -161,17 +169,24 @@ export class CallerAuthenticator {
     if (tenantId === undefined || tenantId !== issuerTenant) {
       throw new BrokerError('caller_token_invalid', 'The caller token was not issued by an accepted tenant.');
     }
+    if (!this.audiences.acceptsFrom(tenantId, payload.aud)) {
+      throw new BrokerError(
+        'caller_token_invalid',
+        "A caller token from another tenant must name the broker API's app ID as audience.",
+      );
+    }
     const appIdClaim = typeof payload.azp === 'string' ? payload.azp : payload.appid;
+    const appId = typeof appIdClaim === 'string' ? appIdClaim.toLowerCase() : '';
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-    const hasScp = payload.scp !== undefined;
-    const appOnly = !hasScp && (payload.idtyp === 'app' || (payload.idtyp === undefined && roles.length > 0));
     const identity: CallerIdentity = Object.freeze({
       tenantId,
-      appId: typeof appIdClaim === 'string' ? appIdClaim.toLowerCase() : '',
+      appId,
+      policyKey: callerPolicyKey(this.config, tenantId, appId),
       objectId: typeof payload.oid === 'string' ? payload.oid : undefined,
       roles: Object.freeze(roles),
       tokenHash: digest.slice(0, 12),
     });
+    const appOnly = isAppOnly(payload);
     const caller: VerifiedCaller = { identity, appOnly };
     // `exp` is required and numeric (jwtVerify checked both); never remember a token past it.
     this.verified.set(digest, caller, (payload.exp as number) * 1000);
@@ -217,6 +232,18 @@ export class CallerAuthenticator {
     }
     return new BrokerError('caller_token_invalid', 'The caller token is malformed.', { cause: error });
   }
+}
+
+/**
+ * Microsoft's rule for an app-only token (docs/azure-fidelity.md, "idtyp is optional"): `idtyp`
+ * is sent only when the API app asks for it as an optional claim; without it, an app-only token
+ * has no `scp` and its `oid` (the caller's service principal) equals its `sub`. A user token with
+ * app roles has roles too, so roles alone prove nothing.
+ */
+function isAppOnly(payload: JWTPayload): boolean {
+  if (payload.scp !== undefined) return false;
+  if (payload.idtyp !== undefined) return payload.idtyp === 'app';
+  return typeof payload.oid === 'string' && payload.oid !== '' && payload.oid === payload.sub;
 }
 
 const CLAIM_DESCRIPTIONS: Readonly<Record<string, string>> = {

@@ -13,7 +13,7 @@ import { scopeKey } from '../contract/scope';
 export function authorizeScope(config: BrokerConfig, caller: CallerIdentity, scope: string): string {
   const key = scopeKey(scope);
   const served = config.tokenScopesByKey.get(key);
-  const granted = config.callerPolicy.get(caller.appId.toLowerCase());
+  const granted = config.callerPolicy.get(caller.policyKey);
   if (served === undefined || granted === undefined || !granted.has(key)) {
     throw new BrokerError('caller_forbidden', 'The caller is not allowed a token for this scope.');
   }

@@ -2,6 +2,9 @@ import { Cron } from 'croner';
 import { BrokerError } from './errors';
 import { tokenExchangeAudienceFor } from './clouds';
 import { describeScopeProblem, scopeKey } from './scope';
+import { parseCallerPolicy } from './callerPolicy';
+
+export { callerPolicyKey } from './callerPolicy';
 
 export type CredentialKind = 'secret' | 'certificate' | 'federated';
 
@@ -24,7 +27,10 @@ export interface BrokerConfig {
   readonly callerTenants: readonly string[];
   /** Undefined when no role is required. */
   readonly callerRequiredRole: string | undefined;
-  /** Caller app ID (lower case) → scope keys (see `scopeKey`) it may get. */
+  /**
+   * `callerPolicyKey` of a caller → scope keys (see `scopeKey`) it may get: the caller's app ID
+   * with one caller tenant, `<tenantId>/<appId>` with several (all lower case).
+   */
   readonly callerPolicy: ReadonlyMap<string, ReadonlySet<string>>;
   readonly tokenMinLifetimeSeconds: number;
   readonly callerRateLimitPerMinute: number;
@@ -161,7 +167,7 @@ export function parseConfig(source: SettingsSource): BrokerConfig {
   const callerTenants = parseCallerTenants(r, tenantId);
   const requiredRoleRaw = r.raw('CALLER_REQUIRED_ROLE');
   const callerRequiredRole = requiredRoleRaw === undefined ? DEFAULT_REQUIRED_ROLE : requiredRoleRaw || undefined;
-  const callerPolicy = parseCallerPolicy(r, tokenScopes);
+  const callerPolicy = parseCallerPolicySetting(r, tokenScopes, callerTenants);
 
   const tokenMinLifetimeSeconds = r.integer('TOKEN_MIN_LIFETIME_SECONDS', 300, 0, 3600);
   const callerRateLimitPerMinute = r.integer('CALLER_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000);
@@ -262,45 +268,15 @@ function parseCallerTenants(r: SettingsReader, tenantId: string | undefined): st
   return [...new Set(parsed)];
 }
 
-function parseCallerPolicy(
+function parseCallerPolicySetting(
   r: SettingsReader,
   tokenScopes: readonly string[] | undefined,
+  callerTenants: readonly string[] | undefined,
 ): Map<string, ReadonlySet<string>> | undefined {
-  const name = 'CALLER_POLICY';
-  const value = r.required(name);
+  const value = r.required('CALLER_POLICY');
   if (value === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return r.problem(name, 'must be a JSON object (caller app ID → array of scopes); it is not valid JSON.');
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return r.problem(name, 'must be a JSON object mapping caller app IDs to arrays of scopes.');
-  }
-  const served = new Set((tokenScopes ?? []).map(scopeKey));
-  const policy = new Map<string, ReadonlySet<string>>();
-  for (const [callerId, scopes] of Object.entries(parsed as Record<string, unknown>)) {
-    if (callerId.includes('*')) return r.problem(name, 'must not use "*" as a caller; name each caller app ID.');
-    if (!GUID.test(callerId)) return r.problem(name, 'keys must be caller app IDs (GUIDs).');
-    if (!Array.isArray(scopes) || !scopes.every((scope): scope is string => typeof scope === 'string')) {
-      return r.problem(name, 'values must be arrays of scope strings.');
-    }
-    const allowed = new Set<string>();
-    for (const scope of scopes) {
-      if (scope.includes('*')) return r.problem(name, 'must not use "*" as a scope; list each scope.');
-      const problem = describeScopeProblem(scope);
-      if (problem) return r.problem(name, `has a scope that ${problem}.`);
-      if (tokenScopes !== undefined && !served.has(scopeKey(scope))) {
-        return r.problem(name, 'grants a scope that is not in TOKEN_SCOPES.');
-      }
-      allowed.add(scopeKey(scope));
-    }
-    const key = callerId.toLowerCase();
-    if (policy.has(key)) return r.problem(name, 'names the same caller twice.');
-    policy.set(key, allowed);
-  }
-  return policy;
+  const parsed = parseCallerPolicy(value, tokenScopes, callerTenants ?? []);
+  return parsed instanceof Map ? parsed : r.problem('CALLER_POLICY', parsed.problem);
 }
 
 function parseSchedule(r: SettingsReader): string {

@@ -89,7 +89,7 @@ export function createTokenRequestHandler(
     const caller = await authenticator.authenticate(request.headers.get('authorization'));
     audit.caller = caller;
 
-    const decision = rateLimiter.take(caller.appId);
+    const decision = rateLimiter.take(caller.policyKey);
     if (!decision.allowed) {
       throw new BrokerError('caller_rate_limited', 'Too many requests from this caller; slow down.', {
         retryAfterSeconds: decision.retryAfterSeconds,

@@ -5,6 +5,7 @@ import type { ClientCredential, CredentialProperties, CredentialSource } from '.
 import { type BrokerErrorCode, isBrokerError, isTransient } from '../contract/errors';
 import { describeError, type Logger } from '../platform/logger';
 import type { TokenEngine } from '../tokens/tokenEngine';
+import { type Clock, systemClock } from '../platform/clock';
 
 export type RotationOutcome = 'none' | 'rotated' | 'failed';
 
@@ -36,13 +37,28 @@ export interface CredentialRotatorOptions {
   logger: Logger;
   /** Runs in a row a candidate may fail for a passing reason before it is alerted; default 3. */
   transientFailuresBeforeAlert?: number;
+  /** How long after its creation in Key Vault a rejected candidate is retried without an alert; default 10 minutes. */
+  graceWindowMs?: number;
+  clock?: Clock;
 }
+
+/**
+ * A secret or certificate added to an app registration takes seconds to work (commonly 5–20 s,
+ * sometimes longer): Entra rejects it as unknown meanwhile. A candidate version younger than this
+ * that Entra rejects is retried on later runs before any alert (docs/azure-fidelity.md, "new
+ * credentials take seconds to work"). Two default warm-up runs (every 5 minutes) fit in it.
+ */
+export const ROTATION_GRACE_WINDOW_MS = 10 * 60_000;
+
+/** Failures that a credential Entra does not know yet produces (as a wrong value would). */
+const NOT_YET_ACTIVE_FAILURES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>(['entra_credential_rejected']);
 
 /**
  * Safe rotation: a new credential version is tried before it is used, so callers never see a
  * failed request because of a bad new value. A candidate that fails stays a candidate: it is tried
  * again on every run (one Key Vault read and one Entra request) until it works or a newer version
- * replaces it; `CredentialRotationFailed` is raised once per candidate version.
+ * replaces it; `CredentialRotationFailed` is raised once per candidate version, and for a rejected
+ * candidate only once it is older than the grace window (`ROTATION_GRACE_WINDOW_MS`).
  */
 export function createCredentialRotator(options: CredentialRotatorOptions): CredentialRotator {
   const { config, engine, credentialSource, alerts } = options;
@@ -50,6 +66,8 @@ export function createCredentialRotator(options: CredentialRotatorOptions): Cred
   const transientLimit = Math.max(1, options.transientFailuresBeforeAlert ?? 3);
   const dedup = new AlertDeduper();
   const transientFailures = new Map<string, number>();
+  const graceWindowMs = options.graceWindowMs ?? ROTATION_GRACE_WINDOW_MS;
+  const clock = options.clock ?? systemClock;
 
   const rotateIfNewer = async (latest: CredentialProperties): Promise<RotationResult> => {
     if (latest.kind === 'federated') return { outcome: 'none' };
@@ -78,7 +96,7 @@ export function createCredentialRotator(options: CredentialRotatorOptions): Cred
       candidate = await credentialSource.load(candidateVersion);
       await engine.tryCredential(candidate, config.defaultScope);
     } catch (error) {
-      reportFailure(candidateVersion, previousVersion, error);
+      reportFailure(candidateVersion, previousVersion, error, latest.createdOnMs);
       if (!isBrokerError(error)) throw error;
       return { outcome: 'failed', candidateVersion, previousVersion, error };
     }
@@ -99,21 +117,32 @@ export function createCredentialRotator(options: CredentialRotatorOptions): Cred
     return { outcome: 'rotated', candidateVersion: candidate.properties.version, previousVersion };
   };
 
-  const reportFailure = (candidateVersion: string, previousVersion: string, error: unknown): void => {
+  const reportFailure = (
+    candidateVersion: string,
+    previousVersion: string,
+    error: unknown,
+    createdOnMs: number | undefined,
+  ): void => {
     const code: BrokerErrorCode = isBrokerError(error) ? error.code : 'internal';
     // A transient failure (Entra or Key Vault briefly unavailable) says nothing about the candidate
     // itself: it is tried again on the next run and alerted only when this keeps happening.
     const passing = isTransient(code);
     const failuresInARow = (transientFailures.get(candidateVersion) ?? 0) + 1;
     if (passing) transientFailures.set(candidateVersion, failuresInARow);
+    const ageMs = createdOnMs === undefined ? undefined : clock.now() - createdOnMs;
+    const withinGraceWindow = NOT_YET_ACTIVE_FAILURES.has(code) && ageMs !== undefined && ageMs < graceWindowMs;
     logger.warn('CredentialRotationAttemptFailed', {
       credentialName: config.credentialName,
       version: candidateVersion,
       inUseVersion: previousVersion,
       failuresInARow: passing ? failuresInARow : undefined,
+      withinGraceWindow: withinGraceWindow || undefined,
+      candidateAgeSeconds: ageMs === undefined ? undefined : Math.floor(ageMs / 1000),
       error: describeError(error),
     });
     if (passing && failuresInARow < transientLimit) return;
+    // Entra may not know the new value yet: the next run tries it again; alert only past the window.
+    if (withinGraceWindow) return;
     if (!dedup.first(`CredentialRotationFailed:${candidateVersion}`)) return;
     const details: Record<string, string | number | boolean> = { code, inUseVersion: previousVersion };
     if (isBrokerError(error) && error.aadsts !== undefined) details.aadsts = error.aadsts;

@@ -98,7 +98,7 @@ export function createWarmupRunner(options: WarmupRunnerOptions): () => Promise<
     },
   };
   const monitor = createCredentialMonitor({ config, alerts: recordingSink, clock });
-  const rotator = createCredentialRotator({ config, engine, credentialSource, alerts: recordingSink, logger });
+  const rotator = createCredentialRotator({ config, engine, credentialSource, alerts: recordingSink, logger, clock });
   /** Error code of the Key Vault failure streak already alerted; undefined when reads work. */
   let keyVaultFailureAlerted: string | undefined;
   /** scope → `failingSinceMs` of the streak already alerted. */

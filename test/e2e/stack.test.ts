@@ -1,7 +1,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { demoContext, runDemoSteps, requestBrokerToken, requestCallerToken, deniedCaller } from '../../dev/demoSteps';
+import {
+  demoCaller,
+  demoContext,
+  runDemoSteps,
+  requestBrokerToken,
+  requestCallerToken,
+  deniedCaller,
+} from '../../dev/demoSteps';
 import { localFetch } from '../../dev/localFetch';
 import { type StackFile, stackFileProblems } from '../../dev/stackFile';
 import { isAlive, killStack, root, type Started, startStack, waitFor } from './support';
@@ -40,6 +47,10 @@ describe('npm start --dev-host: the local stack end to end', () => {
     const steps = await runDemoSteps(demoContext(stack));
     expect(steps.map((s) => [s.title, s.ok, s.details])).toEqual(steps.map((s) => [s.title, true, s.details]));
     expect(steps).toHaveLength(5);
+    // Deployed callers are mostly managed identities holding v1 tokens: the demo walks with one.
+    expect(demoCaller(stack).managedIdentity).toBeDefined();
+    expect(steps[0]!.details.join(' ')).toContain('"ver":"1.0"');
+    expect(steps[0]!.details.join(' ')).toContain(`"iss":"https://sts.windows.net/${stack.entra.tenantId}/"`);
   }, 30_000);
 
   it('refuses a registered caller that is allowed nothing with 403 insufficient_scope', async () => {

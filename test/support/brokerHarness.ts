@@ -101,7 +101,9 @@ const FORBIDDEN_SUBSTRINGS = ['-----BEGIN', 'PRIVATE KEY', 'client_secret=', 'cl
  * @param options emulator options; a `clientSecret` is also registered as a canary.
  */
 export async function startBrokerHarness(options: EmulatorOptions = {}): Promise<BrokerHarness> {
-  const emulator = await startEmulator(options);
+  // The broker-mode suites rotate to credentials Entra already knows; the activation delay has its
+  // own tests (test/integration/warmup/rotation.test.ts), which use the emulator's realistic default.
+  const emulator = await startEmulator({ credentialActivationDelaySeconds: 0, ...options });
   const restoreIdentityEnv = useIdentityEnv(emulator);
   /** Creation time of the newest credential version. */
   let lastVersionCreatedMs = Date.now();

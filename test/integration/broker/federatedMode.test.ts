@@ -80,10 +80,11 @@ describe('broker (createBroker), federated mode, against the emulator', () => {
     const requests = harness.emulator.stats().tokenRequests[otherApp] ?? {};
     expect(requests[harness.emulator.scopes[0] as string]).toBe(1);
     const failure = harness.records('TokenAcquisitionFailed').at(-1);
-    // 70021 is Entra's answer to a mismatch; the emulator answers 700027 ("key not found") for an app
-    // with no federated credential at all. Either is a refusal of the credential or the configuration.
+    // The emulator answers 700027 ("key not found") for an app with no federated credential and no
+    // certificate (the assertion carries an x5t), 700211 (no record for that issuer) otherwise.
+    // Either is a refusal of the credential or of the configuration.
     expect(['entra_configuration', 'entra_credential_rejected']).toContain(failure?.code);
-    expect([70021, 700027]).toContain(failure?.aadsts);
+    expect([700211, 700027]).toContain(failure?.aadsts);
     const alert = harness
       .records()
       .filter((record) => record.component.endsWith('Alerts'))
@@ -94,16 +95,21 @@ describe('broker (createBroker), federated mode, against the emulator', () => {
     expect(harness.emulator.stats().keyVaultReads).toEqual({});
   });
 
-  it('a federated credential trusting another subject: AADSTS70021 → 503, a configuration alert, no retry storm', async () => {
+  it('a federated credential trusting another subject: 401 AADSTS700213 → 503, a configuration alert about the federated credential, no retry storm', async () => {
     const { emulator } = harness;
     emulator.setFederatedSubject('00000000-0000-0000-0000-00000000dead');
+    const rejectedBefore = harness.records('CredentialRejected').length;
     try {
       const { callToken } = harness.build();
       const first = await callToken();
       expectUnavailable(first);
       const failure = harness.records('TokenAcquisitionFailed').at(-1);
-      expect(failure).toMatchObject({ code: 'entra_configuration', aadsts: 70021 });
-      expect(harness.records('EntraConfigurationError').at(-1)).toMatchObject({ severity: 'error' });
+      expect(failure).toMatchObject({ code: 'entra_configuration', aadsts: 700213 });
+      const alert = harness.records('EntraConfigurationError').at(-1);
+      expect(alert).toMatchObject({ severity: 'error' });
+      // The advice is about the federated credential, not about Key Vault versions (there are none).
+      expect(String(alert?.message)).toMatch(/federated/i);
+      expect(harness.records('CredentialRejected')).toHaveLength(rejectedBefore);
       // The refusal is remembered: the next caller does not make Entra refuse it again.
       const before = harness.entraRequests();
       expectUnavailable(await callToken());

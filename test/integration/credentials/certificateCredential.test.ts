@@ -31,7 +31,9 @@ describe('credentials (certificate): Key Vault certificate, Entra via msal-node 
   const privateKeys: string[] = [];
 
   beforeAll(async () => {
+    // Not a test of Entra's activation delay (warmup/rotation.test.ts is): rotated credentials work at once.
     emulator = await startEmulator({
+      credentialActivationDelaySeconds: 0,
       credentialKind: 'certificate',
       secretExpiresInDays: 60,
       now: () => emulatorNowMs,

@@ -79,7 +79,7 @@ describe('credentials (federated): managed identity token as client assertion', 
     expect(assertions.length).toBeGreaterThan(0);
   });
 
-  it('an assertion that matches no federated credential → entra_configuration (AADSTS70021)', async () => {
+  it('an assertion whose subject matches no federated credential (401 AADSTS700213) → entra_configuration', async () => {
     const stranger: TokenCredential = {
       getToken: async (): Promise<AccessToken> => {
         const now = Math.floor(Date.now() / 1000);
@@ -100,7 +100,7 @@ describe('credentials (federated): managed identity token as client assertion', 
       client.acquire(await source.current(), emulator.scopes[0]!),
       'entra_configuration',
     );
-    expect(error.aadsts).toBe(70021);
+    expect(error.aadsts).toBe(700213);
   });
 
   it('the managed identity failing → entra_transient (managed_identity_unavailable)', async () => {

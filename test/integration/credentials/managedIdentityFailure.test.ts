@@ -73,4 +73,16 @@ describe('credentials: the managed identity failing under a Key Vault read', () 
       emulator.clearFaults();
     },
   );
+
+  it('an identity that is not assigned (wrong AZURE_CLIENT_ID) → managed_identity_unavailable, a configuration failure', async () => {
+    // App Service answers 400 {statusCode, message, correlationId}; @azure/identity wraps it in a
+    // CredentialUnavailableError without the status. It is configuration, not an outage.
+    emulator.setManagedIdentityAssigned(emulator.managedIdentity.clientId, false);
+    try {
+      const error = await errors.expectCode(newSource(5000).current(), 'managed_identity_unavailable');
+      expect(error.message).toContain('AZURE_CLIENT_ID');
+    } finally {
+      emulator.setManagedIdentityAssigned(emulator.managedIdentity.clientId, true);
+    }
+  });
 });

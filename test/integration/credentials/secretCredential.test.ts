@@ -9,6 +9,7 @@ import { createTlsFetch } from '../../../src/platform/tlsFetch';
 import { createEntraTokenClient, type TokenClient } from '../../../src/tokens/tokenClient';
 import { ErrorLog, closedPort, configFor, fixedClock, useIdentityEnv } from './support';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
+import { DEFAULT_RETRY_AFTER_SECONDS, DEFAULT_THROTTLE_SECONDS } from '../../../src/contract/retryAfter';
 
 const CANARY = 'canary-broker-secret-6d2f0a1c9b';
 const CLOCK_START = Date.UTC(2026, 10, 28, 9, 0, 0);
@@ -25,7 +26,8 @@ describe('credentials (secret): Key Vault via managed identity, Entra via msal-n
   const clock = fixedClock(CLOCK_START);
 
   beforeAll(async () => {
-    emulator = await startEmulator({ clientSecret: CANARY });
+    // Not a test of Entra's activation delay (warmup/rotation.test.ts is): rotated credentials work at once.
+    emulator = await startEmulator({ clientSecret: CANARY, credentialActivationDelaySeconds: 0 });
     restoreEnv = useIdentityEnv(emulator);
     config = configFor(emulator);
     secrets = new SecretRegistry();
@@ -144,6 +146,12 @@ describe('credentials (secret): Key Vault via managed identity, Entra via msal-n
       expect(credential.properties.version).toBe((await fresh.latestProperties()).version);
     });
 
+    it('429 without Retry-After (Key Vault may leave it out) → keyvault_throttled with the documented default wait', async () => {
+      emulator.setFault({ target: 'keyvault', mode: 'status', status: 429, count: 1 });
+      const error = await errors.expectCode(newSource().current(), 'keyvault_throttled');
+      expect(error).toMatchObject({ upstreamStatus: 429, retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS });
+    });
+
     it('500 → keyvault_transient; a truncated 200 → keyvault_transient', async () => {
       emulator.setFault({ target: 'keyvault', mode: 'status', status: 500 });
       await errors.expectCode(source.load(), 'keyvault_transient');
@@ -245,6 +253,13 @@ describe('credentials (secret): Key Vault via managed identity, Entra via msal-n
       await expect(client.acquire(credential, emulator.scopes[0]!)).resolves.toMatchObject({
         accessToken: expect.any(String),
       });
+    });
+
+    it('429 with a plain-text body and no Retry-After → entra_throttled with the documented throttling pause', async () => {
+      const credential = await source.current();
+      emulator.setFault({ target: 'token', mode: 'status', status: 429, count: 1 });
+      const error = await errors.expectCode(client.acquire(credential, emulator.scopes[0]!), 'entra_throttled');
+      expect(error).toMatchObject({ upstreamStatus: 429, retryAfterSeconds: DEFAULT_THROTTLE_SECONDS });
     });
 
     it('500 → entra_transient', async () => {

@@ -41,9 +41,12 @@ describe('emulator: control API, faults, rotation and stats', () => {
     });
   }
 
-  /** A new, valid secret version: tests must not depend on what earlier tests revoked. */
+  /**
+   * A new secret version Entra already accepts (no activation delay): tests must not depend on
+   * what earlier tests revoked.
+   */
   async function freshSecret(): Promise<string> {
-    await emulator.rotate({});
+    await emulator.rotate({ activationDelaySeconds: 0 });
     return currentSecret();
   }
 
@@ -67,9 +70,17 @@ describe('emulator: control API, faults, rotation and stats', () => {
   });
 
   it('issues caller tokens with the app role only to callers that have it', async () => {
+    // The broker API keeps Entra's default accepted version: v1 tokens, `aud` as requested, no idtyp.
     const withRole = decodeJwt(await emulator.callerToken('workload-a'));
-    expect(withRole).toMatchObject({ aud: emulator.broker.audience, roles: ['Token.Request'], idtyp: 'app' });
-    expect(withRole.azp).toBe(emulator.callers[0]!.clientId);
+    expect(withRole).toMatchObject({
+      aud: emulator.broker.audienceUri,
+      iss: `https://sts.windows.net/${emulator.tenantId}/`,
+      ver: '1.0',
+      roles: ['Token.Request'],
+      appid: emulator.callers[0]!.clientId,
+    });
+    expect(withRole.idtyp).toBeUndefined();
+    expect(withRole.azp).toBeUndefined();
     const noRole = decodeJwt(await emulator.callerToken('workload-norole'));
     expect(noRole.roles).toBeUndefined();
     expect(emulator.stats().tokenRequests[emulator.callers[0]!.clientId]).toEqual({
@@ -82,9 +93,11 @@ describe('emulator: control API, faults, rotation and stats', () => {
     emulator.setFault({ target: 'token', mode: 'status', status: 429, retryAfter: 7, count: 2 });
     for (let i = 0; i < 2; i++) {
       const res = await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(secret) });
+      // Entra's throttling answer is plain text, not the OAuth error JSON.
       expect(res.status).toBe(429);
       expect(res.headers['retry-after']).toBe('7');
-      expect(res.body.error_description).toMatch(/^AADSTS\d+: /);
+      expect(res.headers['content-type']).toMatch(/^text\/plain/);
+      expect(res.body).toBeUndefined();
     }
     const ok = await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(secret) });
     expect(ok.status).toBe(200);
@@ -121,7 +134,8 @@ describe('emulator: control API, faults, rotation and stats', () => {
     const jwks = await httpsJson(emulator.jwksUri, { ca: emulator.caPem });
     expect(jwks.status).toBe(200);
     expect(jwks.body).toBeUndefined();
-    expect((await httpsJson(emulator.jwksUri, { ca: emulator.caPem })).body.keys).toHaveLength(1);
+    // The tenant's key and one of the consumer issuer: Entra's set holds keys of other issuers.
+    expect((await httpsJson(emulator.jwksUri, { ca: emulator.caPem })).body.keys).toHaveLength(2);
   });
 
   it('a hang fault holds the request until the faults are cleared', async () => {
@@ -166,8 +180,9 @@ describe('emulator: control API, faults, rotation and stats', () => {
       });
       await expect(credential.getToken('api://AzureADTokenExchange/.default')).rejects.toThrow();
       const token = await credential.getToken('api://AzureADTokenExchange/.default');
+      // The token-exchange app takes v2 tokens: its `aud` is the app ID, not the URI asked for.
       expect(decodeJwt(token.token)).toMatchObject({
-        aud: 'api://AzureADTokenExchange',
+        aud: 'fb60f99c-7a34-4190-8149-302f77469936',
         sub: emulator.managedIdentity.principalId,
         iss: `https://login.microsoftonline.com/${emulator.tenantId}/v2.0`,
       });
@@ -177,7 +192,7 @@ describe('emulator: control API, faults, rotation and stats', () => {
 
   it('rotate with revokePrevious registers a new secret version and Entra refuses the old one', async () => {
     const oldSecret = await freshSecret();
-    const { version } = await emulator.rotate({ revokePrevious: true, expiresInDays: 60 });
+    const { version } = await emulator.rotate({ revokePrevious: true, expiresInDays: 60, activationDelaySeconds: 0 });
     const newSecret = await currentSecret();
     expect(newSecret).not.toBe(oldSecret);
     expect(await currentSecret(version)).toBe(newSecret);
@@ -192,8 +207,29 @@ describe('emulator: control API, faults, rotation and stats', () => {
     await expect(credential.getToken(emulator.scopes[0]!)).resolves.toMatchObject({ token: expect.any(String) });
   });
 
+  it('a rotated secret works only after the activation delay (Entra needs seconds to know it)', async () => {
+    await freshSecret();
+    const { version } = await emulator.rotate({ activationDelaySeconds: 20 });
+    const secret = await currentSecret(version);
+    const early = await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(secret) });
+    expect(early).toMatchObject({ status: 401, body: { error: 'invalid_client', error_codes: [7000215] } });
+    clockMs += 19_000;
+    expect((await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(secret) })).status).toBe(401);
+    clockMs += 1_000;
+    expect((await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(secret) })).status).toBe(200);
+
+    // The default delay is Entra's common one (15 s), not zero.
+    const byDefault = await emulator.rotate({});
+    const defaultSecret = await currentSecret(byDefault.version);
+    const refused = await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(defaultSecret) });
+    expect(refused.status).toBe(401);
+    clockMs += 15_000;
+    const accepted = await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(defaultSecret) });
+    expect(accepted.status).toBe(200);
+  });
+
   it('rotate with expiresInDays null stores a secret without an expiry that Entra never expires', async () => {
-    const { version } = await emulator.rotate({ expiresInDays: null });
+    const { version } = await emulator.rotate({ expiresInDays: null, activationDelaySeconds: 0 });
     const properties = await withIdentityEnv(emulator, async () => {
       const secret = await secretClient().getSecret(emulator.broker.credentialName, { version });
       return secret.properties;
@@ -213,7 +249,7 @@ describe('emulator: control API, faults, rotation and stats', () => {
     expect(expired.body).toMatchObject({ error: 'invalid_client', error_codes: [7000222] });
 
     clockMs = Date.now();
-    const { version } = await emulator.rotate({});
+    const { version } = await emulator.rotate({ activationDelaySeconds: 0 });
     const fresh = await currentSecret();
     emulator.expireCredentialInEntra(version);
     const forced = await httpsJson(emulator.tokenEndpoint, { ca: emulator.caPem, form: tokenForm(fresh) });
@@ -228,7 +264,10 @@ describe('emulator: control API, faults, rotation and stats', () => {
     const { kid } = await emulator.rollSigningKeys();
     expect(kid).not.toBe(before);
     const jwks = await httpsJson(emulator.jwksUri, { ca: emulator.caPem });
-    expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toEqual([before, kid]);
+    const tenantKeys = (jwks.body.keys as { kid: string; issuer: string }[]).filter((k) =>
+      k.issuer.includes('{tenantid}'),
+    );
+    expect(tenantKeys.map((k) => k.kid)).toEqual([before, kid]);
     expect(decodeProtectedHeader(await emulator.callerToken('workload-a')).kid).toBe(kid);
     const crafted = await emulator.signJwt({ sub: 'x' }, { kid: before! });
     expect(decodeProtectedHeader(crafted).kid).toBe(before);

@@ -36,7 +36,7 @@ describe('emulator: federated credential ', () => {
     expect(emulator.brokerSettings().CLIENT_CREDENTIAL_KIND).toBe('federated');
   });
 
-  it('answers AADSTS70021 when no federated credential matches the assertion', async () => {
+  it('answers 401 invalid_client with AADSTS700211/700213/700212 for a wrong issuer, subject or audience', async () => {
     const nowSeconds = Math.floor(Date.now() / 1000);
     const claims = {
       iss: `https://login.microsoftonline.com/${emulator.tenantId}/v2.0`,
@@ -58,20 +58,59 @@ describe('emulator: federated credential ', () => {
         },
       });
     expect((await send({})).status).toBe(200);
-    for (const override of [
-      { sub: crypto.randomUUID() },
-      { aud: 'https://vault.azure.net' },
-      { iss: 'https://sts.windows.net/x/' },
-    ]) {
+    // The managed identity token for the token-exchange audience names the app ID: accepted too.
+    expect((await send({ aud: 'fb60f99c-7a34-4190-8149-302f77469936' })).status).toBe(200);
+    for (const [override, code] of [
+      [{ iss: 'https://sts.windows.net/x/' }, 700211],
+      [{ sub: crypto.randomUUID() }, 700213],
+      [{ aud: 'https://vault.azure.net' }, 700212],
+    ] as const) {
       const res = await send(override);
-      expect(res.status).toBe(400);
-      expect(res.body.error_codes).toEqual([70021]);
-      expect(res.body.error_description).toMatch(/^AADSTS70021: /);
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('invalid_client');
+      expect(res.body.error_codes).toEqual([code]);
+      expect(res.body.error_description).toMatch(new RegExp(`^AADSTS${code}: `));
     }
+    // The control drill changes what the credential trusts; a subject mismatch is 700213.
+    emulator.setFederatedCredential({ subject: 'someone-else' });
+    expect((await send({})).body.error_codes).toEqual([700213]);
+    emulator.setFederatedCredential({ subject: emulator.managedIdentity.principalId });
+    expect((await send({})).status).toBe(200);
     expect(
       (await send({ exp: nowSeconds - 600, iat: nowSeconds - 1200, nbf: nowSeconds - 1200 })).body.error_codes,
     ).toEqual([700024]);
     await expect(emulator.rotate({})).rejects.toThrow(/nothing to rotate/);
+  });
+
+  it("a credential for a sovereign cloud trusts that cloud's token-exchange audience (US Government here)", async () => {
+    const gov = await startEmulator({
+      credentialKind: 'federated',
+      tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov',
+    });
+    try {
+      const nowSeconds = Math.floor(Date.now() / 1000);
+      const send = async (aud: string) =>
+        httpsJson(gov.tokenEndpoint, {
+          ca: gov.caPem,
+          form: {
+            grant_type: 'client_credentials',
+            client_id: gov.broker.clientId,
+            scope: gov.scopes[0]!,
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: await gov.signJwt({
+              iss: `https://login.microsoftonline.com/${gov.tenantId}/v2.0`,
+              sub: gov.managedIdentity.principalId,
+              aud,
+              iat: nowSeconds,
+              exp: nowSeconds + 600,
+            }),
+          },
+        });
+      expect((await send('api://AzureADTokenExchangeUSGov')).status).toBe(200);
+      expect((await send('api://AzureADTokenExchange')).body.error_codes).toEqual([700212]);
+    } finally {
+      await gov.close();
+    }
   });
 
   it('refuses a replayed assertion jti when rejectReplayedAssertions is on', async () => {

@@ -39,7 +39,8 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
   const logs: RecordingLogger[] = [];
 
   beforeAll(async () => {
-    emulator = await startEmulator({ clientSecret: CANARY });
+    // Not a test of Entra's activation delay (warmup/rotation.test.ts is): rotated credentials work at once.
+    emulator = await startEmulator({ clientSecret: CANARY, credentialActivationDelaySeconds: 0 });
     // ManagedIdentityCredential finds the App Service endpoint through these (as in Azure).
     restoreIdentityEnv = useIdentityEnv(emulator);
     scope = emulator.scopes[0]!;
@@ -268,6 +269,24 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     clock.advance(7 * SECOND);
     expect((await engine.refreshIfDue(scope)).outcome).toBe('refreshed');
     expect((await engine.getToken(otherScope)).cacheHit).toBe(false);
+  });
+
+  it('429 without Retry-After (plain-text body, as Entra may send it): the documented 30 s pause for every scope', async () => {
+    const { engine, clock } = build();
+    emulator.setFault({ target: 'token', mode: 'status', status: 429, count: 1 });
+    const failure = await failureOf(engine.getToken(scope));
+    expect(failure.code).toBe('entra_throttled');
+    expect(tokenRequests()).toBe(1);
+    const cold = await failureOf(engine.getToken(otherScope));
+    expect(cold.code).toBe('entra_throttled');
+    expect(cold.retryAfterSeconds).toBeGreaterThan(0);
+    expect(cold.retryAfterSeconds).toBeLessThanOrEqual(30);
+    expect(tokenRequests(otherScope)).toBe(0);
+    clock.advance(29 * SECOND);
+    expect((await failureOf(engine.getToken(scope))).code).toBe('entra_throttled');
+    expect(tokenRequests()).toBe(1);
+    clock.advance(2 * SECOND);
+    expect((await engine.getToken(scope)).cacheHit).toBe(false);
   });
 
   it('500 twice, then success: bounded retries hide the blip from the caller', async () => {

@@ -44,7 +44,8 @@ describe('broker end to end through the front door (emulator, real SDKs)', () =>
   let restoreIdentityEnv: () => void;
 
   beforeAll(async () => {
-    emulator = await startEmulator({ clientSecret: CANARY });
+    // Not a test of Entra's activation delay (warmup/rotation.test.ts is): rotated credentials work at once.
+    emulator = await startEmulator({ clientSecret: CANARY, credentialActivationDelaySeconds: 0 });
     restoreIdentityEnv = useIdentityEnv(emulator);
   });
 

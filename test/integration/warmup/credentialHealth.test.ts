@@ -26,7 +26,8 @@ describe('warm-up run: credential health (secret)', () => {
   beforeAll(async () => {
     // One emulator per file: MSAL keeps managed identity tokens and the identity endpoint in
     // process-wide statics, so a second emulator in the same process would get the first one's token.
-    emulator = await startEmulator();
+    // Not a test of Entra's activation delay (rotation.test.ts is): new versions work at once.
+    emulator = await startEmulator({ credentialActivationDelaySeconds: 0 });
     restoreIdentity = useIdentityEnv(emulator);
     const probe = buildWarmupBroker(emulator);
     await probe.run();

@@ -59,7 +59,8 @@ describe('warm-up run: safe rotation under load', () => {
     const load = startLoad(broker, emulator.scopes);
 
     await nextSecond();
-    const { version: newVersion } = await emulator.rotate({ expiresInDays: 180 });
+    // Added to the app registration long enough ago that Entra knows it (no activation delay).
+    const { version: newVersion } = await emulator.rotate({ expiresInDays: 180, activationDelaySeconds: 0 });
     broker.clock.advance(FORTY_MINUTES); // every token is due: live requests refresh in the background
     const report = await broker.run();
     expect(report.rotation).toBe('rotated');
@@ -88,6 +89,28 @@ describe('warm-up run: safe rotation under load', () => {
     });
     // The engine never had to fall back on a refused credential: the timer switched first.
     expect(broker.logs.filter((line) => line.record.event === 'TokenAcquisitionFailed')).toEqual([]);
+  });
+
+  it('a version Entra does not know yet is retried without an alert, then used once it works', async () => {
+    // In Azure a new secret takes seconds to work; a warm-up run in that window must not alert.
+    const broker = buildWarmupBroker(emulator);
+    await broker.run();
+    const oldVersion = broker.source.peek()!.properties.version;
+    await nextSecond();
+    const { version: newVersion } = await emulator.rotate({ activationDelaySeconds: 1 });
+    const early = await broker.run();
+    expect(early.rotation).toBe('failed');
+    expect(early.credential.alerts).toEqual([]);
+    expect(broker.source.peek()?.properties.version).toBe(oldVersion);
+    expect(
+      broker.logs.filter((line) => line.record.event === 'CredentialRotationAttemptFailed').map((line) => line.record),
+    ).toEqual([expect.objectContaining({ version: newVersion, withinGraceWindow: true })]);
+
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the emulator's activation delay (real time)
+    broker.clock.advance(5 * 60_000); // the next default warm-up run, still inside the grace window
+    const later = await broker.run();
+    expect(later.rotation).toBe('rotated');
+    expect(broker.events()).toEqual(['CredentialRotated']);
   });
 
   it('a bad new version (Entra refuses it) is not used: old one kept, one CredentialRotationFailed, zero failed calls', async () => {

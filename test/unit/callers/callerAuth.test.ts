@@ -54,6 +54,15 @@ function setup(options: { settings?: SettingsSource; auth?: Partial<CallerAuthen
   return { clock, jwks, jwt, logs, auth };
 }
 
+/** Two caller tenants: CALLER_POLICY then keys callers by tenant and app ID. */
+const multiTenantSettings: SettingsSource = {
+  CALLER_TENANTS: `${TENANT},${OTHER_TENANT}`,
+  CALLER_POLICY: JSON.stringify({
+    [`${TENANT}/${CALLER_APP_ID}`]: ['api://third-party-api/.default'],
+    [`${OTHER_TENANT}/${CALLER_APP_ID}`]: [],
+  }),
+};
+
 let s: Setup;
 beforeEach(() => {
   s = setup();
@@ -67,6 +76,7 @@ describe('CallerAuthenticator: a good app-only token', () => {
     expect(caller).toEqual({
       tenantId: TENANT,
       appId: CALLER_APP_ID,
+      policyKey: CALLER_APP_ID,
       objectId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
       roles: ['Token.Request'],
       tokenHash: createHash('sha256').update(token).digest('hex').slice(0, 12),
@@ -89,11 +99,35 @@ describe('CallerAuthenticator: a good app-only token', () => {
     ).resolves.toBeDefined();
   });
 
-  it('accepts a token of a second allowed tenant with its own issuer', async () => {
-    s = setup({ settings: { CALLER_TENANTS: `${TENANT},${OTHER_TENANT}` } });
-    const claims = s.jwt.claims({ tid: OTHER_TENANT, iss: `https://sts.windows.net/${OTHER_TENANT}/` });
+  it('accepts a v1 token whose aud is the identifier URI with a trailing slash, and without one', async () => {
+    // Entra writes a v1 `aud` as the caller spelled the resource: `api://x//.default` gives `api://x/`.
+    await expect(
+      s.auth.authenticate(`Bearer ${s.jwt.sign(s.jwt.v1Claims({ aud: `${AUDIENCE}/`, idtyp: undefined }))}`),
+    ).resolves.toMatchObject({ appId: CALLER_APP_ID });
+    s = setup({ settings: { CALLER_AUDIENCES: `${AUDIENCE}/` } });
+    await expect(s.auth.authenticate(`Bearer ${s.jwt.sign(s.jwt.v1Claims())}`)).resolves.toBeDefined();
+  });
+
+  it('accepts a v1 managed identity token: appid, oid = sub, no idtyp', async () => {
+    const principal = '5d6e7f80-9a1b-4c2d-8e3f-405162738495';
+    const claims = s.jwt.v1Claims({ oid: principal, sub: principal, appidacr: '2' });
+    delete claims.idtyp;
+    await expect(s.auth.authenticate(`Bearer ${s.jwt.sign(claims)}`)).resolves.toMatchObject({
+      appId: CALLER_APP_ID,
+      objectId: principal,
+    });
+  });
+
+  it('accepts a token of a second allowed tenant with its own issuer; its policy key names the tenant', async () => {
+    s = setup({ settings: multiTenantSettings });
+    const claims = s.jwt.claims({
+      tid: OTHER_TENANT,
+      iss: `https://sts.windows.net/${OTHER_TENANT}/`,
+      aud: AUDIENCE_GUID,
+    });
     await expect(s.auth.authenticate(`Bearer ${s.jwt.sign(claims)}`)).resolves.toMatchObject({
       tenantId: OTHER_TENANT,
+      policyKey: `${OTHER_TENANT}/${CALLER_APP_ID}`,
     });
   });
 
@@ -103,7 +137,8 @@ describe('CallerAuthenticator: a good app-only token', () => {
     await expect(s.auth.authenticate(`Bearer ${token}`)).resolves.toBeDefined();
   });
 
-  it('accepts roles without scp and without idtyp as app-only (v1 tokens have no idtyp)', async () => {
+  it('accepts a token without idtyp as app-only when it has no scp and its oid equals its sub', async () => {
+    // idtyp is an optional claim: Entra sends it only when the API app asks for it.
     const token = s.jwt.sign(s.jwt.claims(), { omit: ['idtyp'] });
     await expect(s.auth.authenticate(`Bearer ${token}`)).resolves.toBeDefined();
   });
@@ -343,6 +378,18 @@ describe('CallerAuthenticator: lifetime, issuer, tenant, audience → caller_tok
     );
   });
 
+  it('refuses a token of another tenant that names the identifier URI (unique only within a tenant)', async () => {
+    s = setup({ settings: multiTenantSettings });
+    for (const aud of [AUDIENCE, `${AUDIENCE}/`]) {
+      const claims = s.jwt.claims({ tid: OTHER_TENANT, iss: `https://sts.windows.net/${OTHER_TENANT}/`, aud });
+      expect(await codeOf(s.auth.authenticate(`Bearer ${s.jwt.sign(claims)}`))).toBe('caller_token_invalid');
+    }
+    // The broker's own tenant may still use the identifier URI.
+    await expect(s.auth.authenticate(`Bearer ${s.jwt.sign()}`)).resolves.toMatchObject({
+      policyKey: `${TENANT}/${CALLER_APP_ID}`,
+    });
+  });
+
   it('refuses to be built without audiences', () => {
     const config = { ...makeConfig(), callerAudiences: [] };
     expect(() => new CallerAuthenticator({ config, logger: s.logs.logger })).toThrow(TypeError);
@@ -355,6 +402,11 @@ describe('CallerAuthenticator: app-only tokens with the role only → caller_for
     ['scp next to idtyp app', () => ({ claims: s.jwt.claims({ scp: 'Token.Request' }) })],
     ['idtyp user without scp', () => ({ claims: s.jwt.claims({ idtyp: 'user' }) })],
     ['no idtyp and no roles', () => ({ claims: s.jwt.claims(), omit: ['idtyp', 'roles'] })],
+    [
+      'a user-shaped token with roles, no idtyp and no scp (oid differs from sub)',
+      () => ({ claims: s.jwt.claims({ sub: 'pairwise-subject-of-a-user' }), omit: ['idtyp'] }),
+    ],
+    ['no idtyp and no oid', () => ({ claims: s.jwt.claims(), omit: ['idtyp', 'oid'] })],
     ['no required role', () => ({ claims: s.jwt.claims({ roles: ['Other.Role'] }) })],
     ['role in another case', () => ({ claims: s.jwt.claims({ roles: ['token.request'] }) })],
     ['roles not an array', () => ({ claims: s.jwt.claims({ roles: 'Token.Request' }) })],

@@ -1,17 +1,28 @@
 import type { CallerIdentity } from '../../../src/callers/callerAuth';
 import { BrokerError } from '../../../src/contract/errors';
 import { authorizeScope } from '../../../src/callers/policy';
-import { CALLER_APP_ID, DENIED_APP_ID, makeConfig, SCOPE_A, SCOPE_B, TENANT } from '../../support/frontDoorFixture';
+import { type BrokerConfig, callerPolicyKey } from '../../../src/contract/config';
+import {
+  CALLER_APP_ID,
+  DENIED_APP_ID,
+  makeConfig,
+  OTHER_TENANT,
+  SCOPE_A,
+  SCOPE_B,
+  TENANT,
+} from '../../support/frontDoorFixture';
 
-const caller = (appId: string): CallerIdentity => ({
-  tenantId: TENANT,
-  appId,
+const config = makeConfig();
+
+/** The identity CallerAuthenticator builds for `appId` of `tenantId` (the app ID lower-cased, as it does). */
+const caller = (appId: string, tenantId = TENANT, forConfig: BrokerConfig = config): CallerIdentity => ({
+  tenantId,
+  appId: appId.toLowerCase(),
+  policyKey: callerPolicyKey(forConfig, tenantId, appId),
   objectId: undefined,
   roles: ['Token.Request'],
   tokenHash: 'abc',
 });
-
-const config = makeConfig();
 
 function refused(fn: () => unknown): void {
   expect(fn).toThrow(BrokerError);
@@ -56,5 +67,20 @@ describe('authorizeScope', () => {
       }
     }
     expect(messages.size).toBe(1);
+  });
+});
+
+describe('authorizeScope with several caller tenants', () => {
+  const multi = makeConfig({
+    CALLER_TENANTS: `${TENANT},${OTHER_TENANT}`,
+    CALLER_POLICY: JSON.stringify({ [`${TENANT}/${CALLER_APP_ID}`]: [SCOPE_A] }),
+  });
+
+  it('grants the app ID in the tenant its entry names', () => {
+    expect(authorizeScope(multi, caller(CALLER_APP_ID, TENANT, multi), SCOPE_A)).toBe(SCOPE_A);
+  });
+
+  it('does not trust the same app ID coming from another allowed tenant', () => {
+    refused(() => authorizeScope(multi, caller(CALLER_APP_ID, OTHER_TENANT, multi), SCOPE_A));
   });
 });

@@ -1,4 +1,4 @@
-import { BROKER_SETTING_NAMES, parseConfig, type SettingsSource } from '../../../src/contract/config';
+import { BROKER_SETTING_NAMES, callerPolicyKey, parseConfig, type SettingsSource } from '../../../src/contract/config';
 import { BrokerError } from '../../../src/contract/errors';
 
 const CALLER = '11111111-1111-1111-1111-111111111111';
@@ -11,6 +11,9 @@ const valid: SettingsSource = {
   CALLER_POLICY: JSON.stringify({ [CALLER]: ['api://qualys-api/.default'] }),
 };
 
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const OTHER_TENANT = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
+
 function problemOf(overrides: SettingsSource): string {
   try {
     parseConfig({ ...valid, ...overrides });
@@ -21,6 +24,27 @@ function problemOf(overrides: SettingsSource): string {
   }
   throw new Error('expected the settings to be refused');
 }
+
+describe('parseConfig: CALLER_POLICY with one or several caller tenants', () => {
+  it('keeps the app ID as the key with one tenant (a "<tenantId>/<appId>" key naming it is the same caller)', () => {
+    expect([...parseConfig(valid).callerPolicy.keys()]).toEqual([CALLER]);
+    const named = parseConfig({ ...valid, CALLER_POLICY: JSON.stringify({ [`${TENANT}/${CALLER}`]: [] }) });
+    expect([...named.callerPolicy.keys()]).toEqual([CALLER]);
+  });
+
+  it('keys entries by tenant and app ID with several tenants', () => {
+    const config = parseConfig({
+      ...valid,
+      CALLER_TENANTS: `${TENANT},${OTHER_TENANT.toUpperCase()}`,
+      CALLER_POLICY: JSON.stringify({
+        [`${TENANT.toUpperCase()}/${CALLER}`]: ['api://qualys-api/.default'],
+        [`${OTHER_TENANT}/${CALLER}`]: [],
+      }),
+    });
+    expect([...config.callerPolicy.keys()]).toEqual([`${TENANT}/${CALLER}`, `${OTHER_TENANT}/${CALLER}`]);
+    expect(callerPolicyKey(config, OTHER_TENANT.toUpperCase(), CALLER)).toBe(`${OTHER_TENANT}/${CALLER}`);
+  });
+});
 
 describe('parseConfig', () => {
   it('parses a minimal valid configuration with the documented defaults', () => {
@@ -76,6 +100,21 @@ describe('parseConfig', () => {
     [{ CALLER_POLICY: JSON.stringify({ [CALLER]: 'api://qualys-api/.default' }) }, 'values must be arrays'],
     [{ CALLER_POLICY: JSON.stringify({ [CALLER]: ['api://unknown/.default'] }) }, 'not in TOKEN_SCOPES'],
     [{ CALLER_POLICY: JSON.stringify({ workload: [] }) }, 'keys must be caller app IDs'],
+    [
+      { CALLER_TENANTS: `${TENANT},${OTHER_TENANT}`, CALLER_POLICY: JSON.stringify({ [CALLER]: [] }) },
+      'keys must name the tenant',
+    ],
+    [
+      { CALLER_TENANTS: `${TENANT},${OTHER_TENANT}`, CALLER_POLICY: JSON.stringify({ [`x/${CALLER}`]: [] }) },
+      'keys must be "<tenantId>/<appId>"',
+    ],
+    [
+      {
+        CALLER_TENANTS: `${TENANT},${OTHER_TENANT}`,
+        CALLER_POLICY: JSON.stringify({ [`33333333-3333-3333-3333-333333333333/${CALLER}`]: [] }),
+      },
+      'names a tenant that is not in CALLER_TENANTS',
+    ],
     [{ TOKEN_MIN_LIFETIME_SECONDS: '-1' }, 'TOKEN_MIN_LIFETIME_SECONDS must be a whole number'],
     [{ TOKEN_MIN_LIFETIME_SECONDS: '5m' }, 'TOKEN_MIN_LIFETIME_SECONDS must be a whole number'],
     [{ CALLER_RATE_LIMIT_PER_MINUTE: '0' }, 'CALLER_RATE_LIMIT_PER_MINUTE must be a whole number'],

@@ -6,6 +6,7 @@ const tenant = '11111111-1111-1111-1111-111111111111';
 const scope = 'api://22222222-2222-2222-2222-222222222222/.default';
 const allowedId = '33333333-3333-3333-3333-333333333333';
 const deniedId = '44444444-4444-4444-4444-444444444444';
+const miId = '88888888-8888-8888-8888-888888888888';
 
 const info: EmulatorProcessInfo = {
   url: 'https://127.0.0.1:9443',
@@ -41,13 +42,22 @@ const info: EmulatorProcessInfo = {
       allowedScopes: [],
       roles: ['Token.Request'],
     },
+    {
+      name: 'workload-mi',
+      clientId: miId,
+      clientSecret: '',
+      managedIdentity: { principalId: '99999999-9999-9999-9999-999999999999' },
+      audience: 'api://entra-token-broker',
+      allowedScopes: [scope],
+      roles: ['Token.Request'],
+    },
   ],
   thirdPartyApi: { url: 'http://127.0.0.1:9080/api/data', audience: '22222222-2222-2222-2222-222222222222' },
   brokerSettings: {
     ENTRA_TENANT_ID: tenant,
     TOKEN_SCOPES: scope,
     CLIENT_CREDENTIAL_KIND: 'secret',
-    CALLER_POLICY: JSON.stringify({ [allowedId]: [scope], [deniedId]: [] }),
+    CALLER_POLICY: JSON.stringify({ [allowedId]: [scope], [deniedId]: [], [miId]: [scope] }),
     IDENTITY_ENDPOINT: 'https://127.0.0.1:9443/msi/token',
     IDENTITY_HEADER: 'h',
     AZURE_CLIENT_ID: '77777777-7777-7777-7777-777777777777',
@@ -86,8 +96,22 @@ describe('stack.json (docs/development.md)', () => {
     expect(stack.callers.map((c) => [c.name, c.allowedScopes])).toEqual([
       ['workload-a', [scope]],
       ['workload-denied', []],
+      ['workload-mi', [scope]],
     ]);
     expect(Object.keys(stack.callers[0]!)).toEqual(['name', 'clientId', 'clientSecret', 'audience', 'allowedScopes']);
+  });
+
+  it('describes a managed identity caller by its endpoint and header instead of a secret', () => {
+    expect(stack.callers[2]).toEqual({
+      name: 'workload-mi',
+      clientId: miId,
+      managedIdentity: { identityEndpoint: 'https://127.0.0.1:9443/msi/token', identityHeader: 'h' },
+      audience: 'api://entra-token-broker',
+      allowedScopes: [scope],
+    });
+    const both = JSON.parse(JSON.stringify(stack)) as { callers: Record<string, unknown>[] };
+    both.callers[2]!.clientSecret = 'x';
+    expect(stackFileProblems(both)).toContain('callers[2] has unexpected clientSecret');
   });
 
   it("reports allowed scopes from the broker's effective CALLER_POLICY", () => {

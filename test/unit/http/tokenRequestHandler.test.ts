@@ -9,6 +9,7 @@ import {
   type TokenResponseBody,
 } from '../../../src/http/tokenRequestHandler';
 import {
+  AUDIENCE_GUID,
   CALLER_APP_ID,
   createFrontDoor,
   DENIED_APP_ID,
@@ -18,6 +19,7 @@ import {
   parseBody,
   request,
   SCOPE_A,
+  OTHER_TENANT,
   SCOPE_B,
   TENANT,
 } from '../../support/frontDoorFixture';
@@ -437,6 +439,26 @@ describe('token endpoint: rate limit, dependencies, bugs', () => {
     expect((await f.handle(request({ headers: f.bearer(other) }))).status).toBe(403);
     f.clock.advance(10_000);
     expect((await f.handle(request({ headers: f.bearer() }))).status).toBe(200);
+  });
+
+  it('with several caller tenants, the same app ID in each tenant has its own bucket and its own policy entry', async () => {
+    f = createFrontDoor({
+      settings: {
+        CALLER_RATE_LIMIT_PER_MINUTE: '2',
+        CALLER_TENANTS: `${TENANT},${OTHER_TENANT}`,
+        CALLER_POLICY: JSON.stringify({
+          [`${TENANT}/${CALLER_APP_ID}`]: [SCOPE_A],
+          [`${OTHER_TENANT}/${CALLER_APP_ID}`]: [SCOPE_A],
+        }),
+      },
+    });
+    for (let i = 0; i < 2; i++) expect((await f.handle(request({ headers: f.bearer() }))).status).toBe(200);
+    expectErrorBody(await f.handle(request({ headers: f.bearer() })), 429, 'slow_down');
+    // The same app ID from the other tenant (which must name the broker API's app ID as audience).
+    const other = f.jwt.sign(
+      f.jwt.claims({ tid: OTHER_TENANT, iss: `https://sts.windows.net/${OTHER_TENANT}/`, aud: AUDIENCE_GUID }),
+    );
+    expect((await f.handle(request({ headers: f.bearer(other) }))).status).toBe(200);
   });
 
   it('answers 503 temporarily_unavailable with the engine’s Retry-After, never quoting upstream text', async () => {

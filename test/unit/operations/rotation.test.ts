@@ -1,6 +1,6 @@
 import { BrokerError } from '../../../src/contract/errors';
 import { silentLogger } from '../../support/silentLogger';
-import { createCredentialRotator } from '../../../src/operations/rotation';
+import { createCredentialRotator, ROTATION_GRACE_WINDOW_MS } from '../../../src/operations/rotation';
 import {
   FakeCredentialSource,
   FakeWarmupEngine,
@@ -24,10 +24,14 @@ async function setup(options: { transientFailuresBeforeAlert?: number } = {}) {
     credentialSource: source,
     alerts: sink,
     logger: silentLogger,
+    clock,
     ...options,
   });
   return { clock, source, engine, sink, rotator };
 }
+
+/** A version added to Key Vault an hour ago: past the grace window in which Entra may not know it yet. */
+const AN_HOUR_AGO = (clock: ManualClock) => ({ createdOnMs: clock.now() - 60 * 60_000 });
 
 describe('createCredentialRotator', () => {
   it('does nothing while the latest version is the one in use (no value read)', async () => {
@@ -58,8 +62,8 @@ describe('createCredentialRotator', () => {
   });
 
   it('keeps the old version when Entra refuses the new one, and alerts once per candidate version', async () => {
-    const { source, engine, sink, rotator } = await setup();
-    const v2 = source.addVersion();
+    const { clock, source, engine, sink, rotator } = await setup();
+    const v2 = source.addVersion(AN_HOUR_AGO(clock));
     engine.refuse.set(v2, rejected(v2));
     for (let run = 0; run < 3; run += 1) {
       const result = await rotator.rotateIfNewer(await source.latestProperties());
@@ -78,15 +82,53 @@ describe('createCredentialRotator', () => {
     ]);
 
     // A further bad version is a new candidate: alerted once more.
-    const v3 = source.addVersion();
+    const v3 = source.addVersion(AN_HOUR_AGO(clock));
     engine.refuse.set(v3, rejected(v3));
     await rotator.rotateIfNewer(await source.latestProperties());
     expect(sink.ofEvent('CredentialRotationFailed').map((alert) => alert.version)).toEqual([v2, v3]);
   });
 
+  it('retries a just-added candidate that Entra rejects without alerting inside the grace window', async () => {
+    // Entra needs seconds to know a new secret or certificate: a rejection then says nothing yet.
+    const { clock, source, engine, sink, rotator } = await setup();
+    const v2 = source.addVersion({ createdOnMs: clock.now() });
+    engine.refuse.set(v2, rejected(v2));
+    clock.advance(5_000);
+    expect((await rotator.rotateIfNewer(await source.latestProperties())).outcome).toBe('failed');
+    clock.advance(ROTATION_GRACE_WINDOW_MS - 10_000);
+    expect((await rotator.rotateIfNewer(await source.latestProperties())).outcome).toBe('failed');
+    expect(sink.alerts).toEqual([]);
+    expect(engine.tried).toHaveLength(2);
+
+    // Past the window a rejection means a wrong or unregistered value: alerted once.
+    clock.advance(10_000);
+    await rotator.rotateIfNewer(await source.latestProperties());
+    await rotator.rotateIfNewer(await source.latestProperties());
+    expect(sink.events()).toEqual(['CredentialRotationFailed']);
+  });
+
+  it('a young candidate that starts working inside the grace window rotates with no failure alert', async () => {
+    const { clock, source, engine, sink, rotator } = await setup();
+    const v2 = source.addVersion({ createdOnMs: clock.now() });
+    engine.refuse.set(v2, rejected(v2));
+    await rotator.rotateIfNewer(await source.latestProperties());
+    engine.refuse.delete(v2);
+    clock.advance(5 * 60_000);
+    expect((await rotator.rotateIfNewer(await source.latestProperties())).outcome).toBe('rotated');
+    expect(sink.events()).toEqual(['CredentialRotated']);
+  });
+
+  it('the grace window covers only rejections: a young candidate Key Vault refuses is alerted at once', async () => {
+    const { clock, source, sink, rotator } = await setup();
+    source.addVersion({ createdOnMs: clock.now() });
+    source.failLoadWith = new BrokerError('keyvault_forbidden', 'Key Vault refused.', { upstreamStatus: 403 });
+    await rotator.rotateIfNewer(await source.latestProperties());
+    expect(sink.events()).toEqual(['CredentialRotationFailed']);
+  });
+
   it('switches once a refused candidate starts working (fixed on the app registration)', async () => {
-    const { source, engine, sink, rotator } = await setup();
-    const v2 = source.addVersion();
+    const { clock, source, engine, sink, rotator } = await setup();
+    const v2 = source.addVersion(AN_HOUR_AGO(clock));
     engine.refuse.set(v2, rejected(v2));
     await rotator.rotateIfNewer(await source.latestProperties());
     engine.refuse.delete(v2);

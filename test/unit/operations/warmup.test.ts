@@ -134,6 +134,11 @@ describe('createWarmupRunner', () => {
     await run();
     const v2 = source.addVersion({ expiresInDays: 365 });
     engine.refuse.set(v2, rejected(v2));
+    // Just added: Entra may not know it yet, so the first refusal is retried without an alert.
+    const early = await run();
+    expect(early.rotation).toBe('failed');
+    expect(early.credential).toMatchObject({ version: 'v1', alerts: [] });
+    clock.advance(11 * 60_000);
     const report = await run();
     expect(report.rotation).toBe('failed');
     expect(report.credential).toMatchObject({ version: 'v1', alerts: ['CredentialRotationFailed'] });
