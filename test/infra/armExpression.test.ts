@@ -26,6 +26,30 @@ describe('armExpression (test helper for the infra tests)', () => {
     expect(evaluateExpression("join(createArray(string(parameters('list')), 'x'), '\n')", scope)).toBe('["a","b"]\nx');
   });
 
+  test('evaluates lambdas in filter and map, copy loops, and only the branch if() takes', () => {
+    const csv = "split(' a, ,b ', ',')";
+    expect(
+      evaluateExpression(
+        `filter(map(${csv}, lambda('x', trim(lambdaVariables('x')))), lambda('x', not(empty(lambdaVariables('x')))))`,
+        scope,
+      ),
+    ).toEqual(['a', 'b']);
+    expect(
+      evaluateExpression(
+        "map(parameters('list'), lambda('v', 'i', format('{0}{1}', lambdaVariables('v'), add(10, lambdaVariables('i')))))",
+        scope,
+      ),
+    ).toEqual(['a10', 'b11']);
+    expect(evaluateExpression('objectKeys(json(\'{"k1":[],"k2":1}\'))', scope)).toEqual(['k1', 'k2']);
+    expect(evaluateExpression("union(createObject('a', 1), createObject('b', 2))", scope)).toEqual({ a: 1, b: 2 });
+    expect(evaluateExpression("parameters('list')[copyIndex()]", { ...scope, copyIndex: 1 })).toBe('b');
+    expect(evaluateExpression("if(parameters('exists'), reference('x'), 'safe')", scope)).toBe('safe');
+    expect(() => evaluateExpression("if(true(), reference('x'), 'safe')", scope)).toThrow(
+      /unsupported function reference/,
+    );
+    expect(() => evaluateExpression('copyIndex()', scope)).toThrow(/outside a copy loop/);
+  });
+
   test('refuses what it does not understand instead of guessing', () => {
     expect(() => evaluateExpression("reference('x')", scope)).toThrow(/unsupported function reference/);
     expect(() => evaluateExpression("parameters('missing')", scope)).toThrow(/unknown parameter/);

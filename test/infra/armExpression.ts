@@ -3,8 +3,10 @@
  * definition IDs and scopes, so tests can ask "with credentialKind=certificate, which role
  * assignments are deployed, with which role, on which scope?" instead of matching strings.
  *
- * Supports: string/number literals, `true()`/`false()`, property access and indexing, and the
- * functions listed in FUNCTIONS. Anything else throws, so a test never silently misreads a template.
+ * Supports: string/number literals, `true()`/`false()`, property access and indexing, the
+ * functions listed in FUNCTIONS, `copyIndex()` inside a copy loop, and `lambda(...)` for `filter` and
+ * `map`. `if` evaluates only the branch it takes (a template may guard a `reference()` with it).
+ * Anything else throws, so a test never silently misreads a template.
  */
 
 export type ArmValue = null | boolean | number | string | ArmValue[] | { [key: string]: ArmValue };
@@ -14,6 +16,16 @@ export interface EvaluationScope {
   readonly variables: Readonly<Record<string, ArmValue>>;
   /** Values of the template's parameters. */
   readonly parameters: Readonly<Record<string, ArmValue>>;
+  /** The iteration of a copy loop, for `copyIndex()`. */
+  readonly copyIndex?: number;
+  /** Arguments of the lambda being evaluated, for `lambdaVariables('x')`. */
+  readonly lambdaVariables?: Readonly<Record<string, ArmValue>>;
+}
+
+/** A `lambda(...)` value: its parameter names and the unevaluated text of its body. */
+interface Lambda {
+  readonly lambdaParameters: string[];
+  readonly lambdaBody: string;
 }
 
 type Fn = (args: ArmValue[], scope: EvaluationScope) => ArmValue;
@@ -25,7 +37,6 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
   and: (args) => args.every((arg) => truthy(arg)),
   or: (args) => args.some((arg) => truthy(arg)),
   not: ([a]) => !truthy(a),
-  if: ([condition, whenTrue, whenFalse]) => (truthy(condition) ? whenTrue! : whenFalse!),
   empty: ([a]) =>
     a === null ||
     a === '' ||
@@ -43,7 +54,72 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
   string: ([value]) => text(value ?? null),
   format: ([pattern, ...args]) =>
     text(pattern ?? '').replace(/\{(\d+)\}/g, (_, index: string) => text(args[Number(index)] ?? '')),
+  // The public cloud's values, enough for names and endpoints built from environment().
+  environment: () => ({
+    name: 'AzureCloud',
+    authentication: { loginEndpoint: 'https://login.microsoftonline.com/' },
+    suffixes: { keyvaultDns: '.vault.azure.net', storage: 'core.windows.net' },
+  }),
+  copyIndex: (_, scope) => {
+    if (scope.copyIndex === undefined) throw new Error('copyIndex() outside a copy loop');
+    return scope.copyIndex;
+  },
+  lambdaVariables: ([name], scope) => lookupIn(scope.lambdaVariables ?? {}, 'lambda variable', name),
+  length: ([a]) => {
+    if (typeof a === 'string' || Array.isArray(a)) return a.length;
+    if (a !== null && typeof a === 'object') return Object.keys(a).length;
+    throw new Error(`length() of ${JSON.stringify(a)}`);
+  },
+  split: ([a, separator]) => stringArg(a, 'split').split(stringArg(separator, 'split')),
+  trim: ([a]) => stringArg(a, 'trim').trim(),
+  toLower: ([a]) => stringArg(a, 'toLower').toLowerCase(),
+  endsWith: ([a, b]) => stringArg(a, 'endsWith').endsWith(stringArg(b, 'endsWith')),
+  add: ([a, b]) => {
+    if (typeof a !== 'number' || typeof b !== 'number') throw new Error('add() wants numbers');
+    return a + b;
+  },
+  json: ([a]) => JSON.parse(stringArg(a, 'json')) as ArmValue,
+  objectKeys: ([a]) => Object.keys(objectArg(a, 'objectKeys')),
+  createObject: (args) => {
+    const result: Record<string, ArmValue> = {};
+    for (let i = 0; i + 1 < args.length; i += 2) result[stringArg(args[i], 'createObject')] = args[i + 1]!;
+    return result;
+  },
+  union: (args) => Object.assign({}, ...args.map((a) => objectArg(a, 'union'))) as ArmValue,
+  concat: (args) => args.flatMap((a) => (Array.isArray(a) ? a : [a])),
+  null: () => null,
+  filter: ([items, fn], scope) =>
+    arrayArg(items, 'filter').filter((item, index) => truthy(callLambda(fn, [item, index], scope))),
+  map: ([items, fn], scope) => arrayArg(items, 'map').map((item, index) => callLambda(fn, [item, index], scope)),
 };
+
+function stringArg(value: ArmValue | undefined, fn: string): string {
+  if (typeof value !== 'string') throw new Error(`${fn}() wants a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function arrayArg(value: ArmValue | undefined, fn: string): ArmValue[] {
+  if (!Array.isArray(value)) throw new Error(`${fn}() wants an array, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function objectArg(value: ArmValue | undefined, fn: string): Record<string, ArmValue> {
+  if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${fn}() wants an object, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function isLambda(value: ArmValue | undefined): value is ArmValue & Lambda {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && 'lambdaBody' in value;
+}
+
+/** Calls a lambda with (item, index): ARM passes the index only to two-parameter lambdas. */
+function callLambda(fn: ArmValue | undefined, args: ArmValue[], scope: EvaluationScope): ArmValue {
+  if (!isLambda(fn)) throw new Error(`expected a lambda, got ${JSON.stringify(fn)}`);
+  const bound = Object.fromEntries(fn.lambdaParameters.map((name, i) => [name, args[i] ?? null]));
+  return evaluateExpression(fn.lambdaBody, { ...scope, lambdaVariables: { ...scope.lambdaVariables, ...bound } });
+}
 
 function lookupIn(source: Readonly<Record<string, ArmValue>>, kind: string, name: ArmValue | undefined): ArmValue {
   if (typeof name !== 'string' || !(name in source)) throw new Error(`unknown ${kind} ${JSON.stringify(name)}`);
@@ -131,6 +207,8 @@ class Parser {
       return Number(match[0]);
     }
     const name = this.identifier();
+    if (name === 'if') return this.lazyIf();
+    if (name === 'lambda') return this.lambda();
     const fn = FUNCTIONS[name];
     if (fn === undefined) this.fail(`unsupported function ${name}`);
     this.expect('(');
@@ -151,6 +229,59 @@ class Parser {
     return fn(args, this.scope);
   }
 
+  /** `if(condition, a, b)`: only the branch taken is evaluated; the other is skipped unread. */
+  private lazyIf(): ArmValue {
+    this.expect('(');
+    const condition = truthy(this.expression());
+    this.expect(',');
+    let value: ArmValue = null;
+    if (condition) value = this.expression();
+    else this.skipArgument();
+    this.expect(',');
+    if (condition) this.skipArgument();
+    else value = this.expression();
+    this.expect(')');
+    return value;
+  }
+
+  /** `lambda('a', 'b', body)`: the names, and the body's text for later evaluation. */
+  private lambda(): ArmValue {
+    this.expect('(');
+    const names: string[] = [];
+    for (;;) {
+      this.skipSpace();
+      const start = this.position;
+      this.skipArgument();
+      this.skipSpace();
+      if (this.text[this.position] === ')') {
+        const body = this.text.slice(start, this.position).trim();
+        this.position++;
+        const lambda: Lambda = { lambdaParameters: names, lambdaBody: body };
+        return lambda as unknown as ArmValue;
+      }
+      this.position = start;
+      names.push(this.stringLiteral());
+      this.expect(',');
+    }
+  }
+
+  /** Moves past one argument (up to a top-level `,` or `)`) without evaluating it. */
+  private skipArgument(): void {
+    let depth = 0;
+    for (;;) {
+      const char = this.text[this.position];
+      if (char === undefined) this.fail('unterminated argument');
+      if (char === "'") {
+        this.stringLiteral();
+        continue;
+      }
+      if ((char === ',' || char === ')') && depth === 0) return;
+      if (char === '(' || char === '[') depth++;
+      if (char === ')' || char === ']') depth--;
+      this.position++;
+    }
+  }
+
   private member(value: ArmValue, key: ArmValue): ArmValue {
     if (Array.isArray(value) && typeof key === 'number') return value[key] ?? this.fail(`no index ${key}`);
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof key === 'string') {
@@ -161,6 +292,8 @@ class Parser {
 
   private stringLiteral(): string {
     let result = '';
+    this.skipSpace();
+    if (this.text[this.position] !== "'") this.fail('expected a string');
     this.position++;
     for (;;) {
       const char = this.text[this.position++];
