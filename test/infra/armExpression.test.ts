@@ -48,6 +48,13 @@ describe('armExpression (test helper for the infra tests)', () => {
       /unsupported function reference/,
     );
     expect(() => evaluateExpression('copyIndex()', scope)).toThrow(/outside a copy loop/);
+    expect(
+      evaluateExpression(
+        "coalesce(tryGet(if(parameters('exists'), reference('m'), null()), 'outputs', 'x'), '')",
+        scope,
+      ),
+    ).toBe('');
+    expect(evaluateExpression("tryGet(parameters('settings'), 'X')", scope)).toBe('x');
   });
 
   test('refuses what it does not understand instead of guessing', () => {

@@ -88,6 +88,14 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
   union: (args) => Object.assign({}, ...args.map((a) => objectArg(a, 'union'))) as ArmValue,
   concat: (args) => args.flatMap((a) => (Array.isArray(a) ? a : [a])),
   null: () => null,
+  coalesce: (args) => args.find((a) => a !== null) ?? null,
+  // tryGet(value, key1, key2, ...): null as soon as a key is missing (Bicep's `.?`).
+  tryGet: ([value, ...keys]) =>
+    keys.reduce<ArmValue>((current, key) => {
+      if (current === null || typeof current !== 'object') return null;
+      if (Array.isArray(current)) return typeof key === 'number' ? (current[key] ?? null) : null;
+      return typeof key === 'string' ? (current[key] ?? null) : null;
+    }, value ?? null),
   filter: ([items, fn], scope) =>
     arrayArg(items, 'filter').filter((item, index) => truthy(callLambda(fn, [item, index], scope))),
   map: ([items, fn], scope) => arrayArg(items, 'map').map((item, index) => callLambda(fn, [item, index], scope)),

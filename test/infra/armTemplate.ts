@@ -203,8 +203,7 @@ export function mainParameters(main: ArmTemplate, given: Record<string, ArmValue
     else {
       const fallback = obj(declaration).defaultValue;
       if (fallback === undefined) continue;
-      values[name] =
-        typeof fallback === 'string' && fallback in DEPLOY_TIME ? DEPLOY_TIME[fallback]! : (fallback);
+      values[name] = typeof fallback === 'string' && fallback in DEPLOY_TIME ? DEPLOY_TIME[fallback]! : fallback;
     }
   }
   return values;
@@ -249,7 +248,7 @@ export function deployedResources(main: ArmTemplate, given: Record<string, ArmVa
       const count = copy ? Number(evaluateValue(copy.count as ArmValue, module.scope)) : 1;
       return Array.from({ length: count }, (_, index) => {
         const scope = copy ? { ...module.scope, copyIndex: index } : module.scope;
-        const condition = evaluateValue((resource.condition ?? true), scope);
+        const condition = evaluateValue(resource.condition ?? true, scope);
         return condition === true ? [{ module, resource, symbol, ...(copy ? { copyIndex: index } : {}) }] : [];
       }).flat();
     });
@@ -262,5 +261,5 @@ export function evaluateIn(deployed: DeployedResource, value: Json | undefined):
     deployed.copyIndex === undefined
       ? deployed.module.scope
       : { ...deployed.module.scope, copyIndex: deployed.copyIndex };
-  return evaluateValue((value ?? null), scope);
+  return evaluateValue(value ?? null, scope);
 }
