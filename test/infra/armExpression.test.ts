@@ -55,6 +55,9 @@ describe('armExpression (test helper for the infra tests)', () => {
       ),
     ).toBe('');
     expect(evaluateExpression("tryGet(parameters('settings'), 'X')", scope)).toBe('x');
+    expect(evaluateExpression("cidrSubnet('10.40.0.0/22', 23, 0)", scope)).toBe('10.40.0.0/23');
+    expect(evaluateExpression("cidrSubnet('10.40.0.0/22', 24, 2)", scope)).toBe('10.40.2.0/24');
+    expect(() => evaluateExpression("cidrSubnet('10.40.0.0/22', 24, 4)", scope)).toThrow(/no subnet 4/);
   });
 
   test('refuses what it does not understand instead of guessing', () => {

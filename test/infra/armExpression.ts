@@ -18,6 +18,8 @@ export interface EvaluationScope {
   readonly parameters: Readonly<Record<string, ArmValue>>;
   /** The iteration of a copy loop, for `copyIndex()`. */
   readonly copyIndex?: number;
+  /** `reference('module')` of a module by symbolic name (what the caller knows of its outputs). */
+  readonly reference?: (name: string) => ArmValue;
   /** Arguments of the lambda being evaluated, for `lambdaVariables('x')`. */
   readonly lambdaVariables?: Readonly<Record<string, ArmValue>>;
 }
@@ -78,6 +80,18 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
     if (typeof a !== 'number' || typeof b !== 'number') throw new Error('add() wants numbers');
     return a + b;
   },
+  reference: ([name, ...rest], scope) => {
+    if (scope.reference === undefined || typeof name !== 'string' || rest.length > 0) {
+      throw new Error(`unsupported function reference(${JSON.stringify([name, ...rest])})`);
+    }
+    return scope.reference(name);
+  },
+  replace: ([a, from, to]) => stringArg(a, 'replace').split(stringArg(from, 'replace')).join(stringArg(to, 'replace')),
+  greater: ([a, b]) => {
+    if (typeof a !== 'number' || typeof b !== 'number') throw new Error('greater() wants numbers');
+    return a > b;
+  },
+  cidrSubnet: ([network, newPrefixLength, index]) => cidrSubnet(network, newPrefixLength, index),
   json: ([a]) => JSON.parse(stringArg(a, 'json')) as ArmValue,
   objectKeys: ([a]) => Object.keys(objectArg(a, 'objectKeys')),
   createObject: (args) => {
@@ -100,6 +114,23 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
     arrayArg(items, 'filter').filter((item, index) => truthy(callLambda(fn, [item, index], scope))),
   map: ([items, fn], scope) => arrayArg(items, 'map').map((item, index) => callLambda(fn, [item, index], scope)),
 };
+
+/** IPv4 only: the `index`-th subnet of length `newPrefixLength` in `network` (ARM's cidrSubnet). */
+function cidrSubnet(network: ArmValue | undefined, newPrefixLength: ArmValue | undefined, index: ArmValue | undefined) {
+  const text = stringArg(network, 'cidrSubnet');
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(text);
+  if (!match || typeof newPrefixLength !== 'number' || typeof index !== 'number') {
+    throw new Error(`cidrSubnet() of ${JSON.stringify([network, newPrefixLength, index])}`);
+  }
+  const [a, b, c, d, prefix] = match.slice(1).map(Number) as [number, number, number, number, number];
+  if (newPrefixLength < prefix || newPrefixLength > 32 || index >= 2 ** (newPrefixLength - prefix)) {
+    throw new Error(`cidrSubnet(): no subnet ${index} of length ${newPrefixLength} in ${text}`);
+  }
+  const base = (((a << 24) | (b << 16) | (c << 8) | d) >>> 0) & (prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0);
+  const start = (base + index * 2 ** (32 - newPrefixLength)) >>> 0;
+  const octets = [start >>> 24, (start >>> 16) & 255, (start >>> 8) & 255, start & 255];
+  return `${octets.join('.')}/${newPrefixLength}`;
+}
 
 function stringArg(value: ArmValue | undefined, fn: string): string {
   if (typeof value !== 'string') throw new Error(`${fn}() wants a string, got ${JSON.stringify(value)}`);

@@ -161,21 +161,41 @@ const DEPLOY_TIME: Readonly<Record<string, ArmValue>> = {
 };
 
 /**
- * A value the evaluator cannot know before deployment (another module's output, a name built with
- * uniqueString): a readable placeholder, `<identity.principalId>` for `reference('identity')
- * .outputs.principalId`, else `<module.parameter>`.
+ * A module parameter the evaluator cannot know before deployment (a name built with uniqueString):
+ * a readable placeholder, `<module.parameter>`. Other modules' outputs are placeholders too
+ * (`<identity.principalId>`, see moduleReference).
  */
-function placeholder(expression: Json, fallback: string): string {
-  const output = /^\[reference\('(\w+)'\)\.outputs\.(\w+)\.value\]$/.exec(str(expression));
-  return output ? `<${output[1]}.${output[2]}>` : `<${fallback}>`;
-}
-
 function evaluateOr(value: Json, scope: EvaluationScope, fallback: string): ArmValue {
   try {
     return evaluateValue(value, scope);
   } catch {
-    return placeholder(value, fallback);
+    return `<${fallback}>`;
   }
+}
+
+/**
+ * `reference('module')` in main.bicep: the module's outputs as placeholders, `<module.output>` (an
+ * array output as eight `<module.output[i]>`, enough for the indexes a template uses).
+ */
+function moduleReference(main: ArmTemplate): (name: string) => ArmValue {
+  return (name) => {
+    const module = resourceList(main).find((r) => r.type === 'Microsoft.Resources/deployments' && r.name === name);
+    if (!module) throw new Error(`reference() to unknown module ${name}`);
+    const outputs = obj(obj(obj(module.properties).template).outputs);
+    return {
+      outputs: Object.fromEntries(
+        Object.entries(outputs).map(([output, declaration]) => [
+          output,
+          {
+            value:
+              str(obj(declaration).type) === 'array'
+                ? Array.from({ length: 8 }, (_, i) => `<${name}.${output}[${i}]>`)
+                : `<${name}.${output}>`,
+          },
+        ]),
+      ),
+    };
+  };
 }
 
 export interface DeployedModule {
@@ -211,7 +231,11 @@ export function mainParameters(main: ArmTemplate, given: Record<string, ArmValue
 
 /** Every module of main.bicep deployed with these parameter values, with its parameters resolved. */
 export function deployedModules(main: ArmTemplate, given: Record<string, ArmValue>): DeployedModule[] {
-  const mainScope: EvaluationScope = { parameters: mainParameters(main, given), variables: main.variables };
+  const mainScope: EvaluationScope = {
+    parameters: mainParameters(main, given),
+    variables: main.variables,
+    reference: moduleReference(main),
+  };
   return resourceList(main)
     .filter((resource) => resource.type === 'Microsoft.Resources/deployments')
     .filter((resource) => evaluateValue((resource.condition ?? true) as ArmValue, mainScope) === true)

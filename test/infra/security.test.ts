@@ -347,7 +347,7 @@ describeWithBicep('infra: security of the deployment', () => {
       expect(str(obj(secretModule!.template.outputs.appSettingValue).value)).toMatch(
         /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)', reference\(resourceId\('Microsoft\.KeyVault\/vaults\/secrets', .*\)\.secretUri\)\]$/,
       );
-      expect(appSettings(build, parameters).get('ALERT_WEBHOOK_URL')).toBe('<functionApp.alertWebhookSetting>');
+      expect(appSettings(build, parameters).get('ALERT_WEBHOOK_URL')).toBe('<alertWebhookSecret.appSettingValue>');
       // Without a webhook: no secret, an empty setting.
       expect(deployedModules(build.main, build.sampleParameters).map((m) => m.name)).not.toContain(
         'alertWebhookSecret',
