@@ -1,12 +1,12 @@
 /**
  * `npm start`: the whole local stack on 127.0.0.1 — the emulator in one process, the broker (the
- * bundled app in the local function host) in another, configured only through contract §3 settings.
+ * bundled app in the local function host) in another, configured only through broker settings.
  * Writes `<state>/stack.json` once everything answers, prints what to run next, passes both
  * processes' output through, and stops them all on Ctrl-C / SIGTERM or when either dies.
  *
  * Environment: PORT (broker, default 7071; 0 = any free port), EMULATOR_PORT and
  * EMULATOR_THIRD_PARTY_PORT (default: free ports), BROKER_STATE_DIR (default `.local/`), BROKER_APP
- * (default `dist/app/index.js`), and any contract §3 setting, which overrides the stack's default for
+ * (default `dist/app/index.js`), and any broker setting, which overrides the stack's default for
  * the broker.
  */
 import { existsSync } from 'node:fs';

@@ -2,10 +2,10 @@
 // only module that reads process.env: settings are parsed once here and passed down frozen.
 import { app } from '@azure/functions';
 import { registerFunctions } from './app';
-import { createBroker } from './core/broker';
-import { parseConfig } from './core/config';
-import { BrokerError } from './core/errors';
-import { createLogger } from './core/logger';
+import { createBroker } from './broker';
+import { parseConfig } from './contract/config';
+import { BrokerError } from './contract/errors';
+import { createLogger } from './platform/logger';
 
 function start(): void {
   let config;

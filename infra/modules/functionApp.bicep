@@ -1,6 +1,6 @@
 // The broker: a Node.js Function App on the Flex Consumption plan (FC1), running as the runtime
-// identity, with every broker setting as an app setting, App Service Authentication (Easy Auth) in
-// front, and optionally VNet integration and inbound access restrictions (docs/security.md).
+// identity, with every documented setting, App Service Authentication (Easy Auth) in front, and
+// optionally VNet integration and inbound access restrictions (docs/security.md).
 // Flex Consumption refuses FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and
 // WEBSITE_RUN_FROM_PACKAGE as app settings: the runtime lives in functionAppConfig instead.
 
@@ -95,7 +95,7 @@ param logAnalyticsId string
 @description('KEY_VAULT_URL.')
 param keyVaultUrl string
 
-// Every value is a string, exactly as the broker reads it (config.ts).
+// Every value is a string, exactly as the broker reads it (the settings table in README.md).
 type brokerSettingsType = {
   ENTRA_TENANT_ID: string
   ENTRA_CLIENT_ID: string

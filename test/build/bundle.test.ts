@@ -12,7 +12,7 @@ const sdkBundle = path.join(root, 'dist', 'app', 'azureSdk.js');
 const joseBundle = path.join(root, 'dist', 'app', 'joseLib.js');
 const hostScript = path.join(root, 'dist', 'dev', 'host.js');
 
-// Valid settings (contract §3) so the entry point registers; nothing is contacted while loading.
+// Valid settings (the settings table in README.md) so the entry point registers; nothing is contacted while loading.
 const settings: Record<string, string> = {
   ENTRA_TENANT_ID: '11111111-1111-1111-1111-111111111111',
   ENTRA_CLIENT_ID: '22222222-2222-2222-2222-222222222222',

@@ -25,7 +25,7 @@ describe('npm start: the local stack end to end', () => {
     start = runStart({
       PORT: String(port),
       BROKER_STATE_DIR: dir,
-      // A contract §3 setting in npm start's environment reaches the broker: a fast warm-up timer.
+      // A broker setting in npm start's environment reaches the broker: a fast warm-up timer.
       WARMUP_SCHEDULE: '*/2 * * * * *',
     });
     stack = await waitFor(
@@ -49,7 +49,7 @@ describe('npm start: the local stack end to end', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes stack.json in the contract §4 shape, with the CA it points to', () => {
+  it('writes stack.json in the documented shape (docs/development.md), with the CA it points to', () => {
     expect(stackFileProblems(stack)).toEqual([]);
     expect(readFileSync(path.resolve(root, stack.caCertFile), 'utf8')).toContain('BEGIN CERTIFICATE');
   });
