@@ -97,6 +97,7 @@ const devTools = [
   ['dev/demo.ts', 'dist/dev/demo.js'],
   ['bench/bench.ts', 'dist/bench/bench.js'],
   ['bench/handler.ts', 'dist/bench/handler.js'],
+  ['bench/client.ts', 'dist/bench/client.js'],
 ];
 
 function buildDevTool(entry, outfile) {

@@ -35,6 +35,9 @@ param entraClientId string
 @description('ENTRA_AUTHORITY_HOST: Entra authority host of this cloud.')
 param entraAuthorityHost string = environment().authentication.loginEndpoint
 
+@description('ENTRA_TOKEN_EXCHANGE_AUDIENCE: federated mode only; empty lets the broker pick the audience of the authority host\'s cloud.')
+param entraTokenExchangeAudience string = ''
+
 @description('CLIENT_CREDENTIAL_NAME: Key Vault secret (or certificate) name of the client credential.')
 @minLength(1)
 @maxLength(127)
@@ -102,10 +105,10 @@ param networkIsolation bool = false
 param vnetAddressPrefix string = '10.40.0.0/22'
 
 @description('Inbound access restriction: IP ranges (CIDR) allowed to call the Function App. With inboundAllowedServiceTags empty too, anyone may call (Easy Auth and the broker still check the token).')
-param inboundAllowedIpRanges string[] = []
+param inboundAllowedIpRanges array = []
 
 @description('Inbound access restriction: service tags (e.g. AzureCloud, ApiManagement) allowed to call the Function App.')
-param inboundAllowedServiceTags string[] = []
+param inboundAllowedServiceTags array = []
 
 // ---------------------------------------------------------------------------------------------
 // Operations
@@ -364,6 +367,7 @@ module functionApp 'modules/functionApp.bicep' = {
       CALLER_RATE_LIMIT_PER_MINUTE: string(callerRateLimitPerMinute)
       WARMUP_SCHEDULE: warmupSchedule
       SECRET_EXPIRY_WARNING_DAYS: expiryWarningDays
+      ENTRA_TOKEN_EXCHANGE_AUDIENCE: entraTokenExchangeAudience
     }
   }
 }
@@ -387,13 +391,41 @@ module alerts 'modules/alerts.bicep' = {
   ]
 }
 
+// The operator's dashboard, and a probe of /api/health from outside that pages when the broker
+// stops answering (see docs/alerts.md).
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: allTags
+    appInsightsName: names.appInsights
+    displayName: 'Token broker (${environmentName})'
+  }
+  dependsOn: [
+    monitoring
+  ]
+}
+
+var healthUrl = 'https://${functionApp.outputs.defaultHostName}/api/health'
+
+module availability 'modules/availability.bicep' = {
+  name: 'availability'
+  params: {
+    location: location
+    tags: allTags
+    appInsightsName: names.appInsights
+    healthUrl: healthUrl
+    actionGroupId: alerts.outputs.actionGroupId
+  }
+}
+
 // Outputs: azd stores UPPER_CASE outputs in the environment; README.md ("Deploying to Azure") uses them. No secrets.
 output AZURE_TENANT_ID string = entraTenantId
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output BROKER_TOKEN_URL string = 'https://${functionApp.outputs.defaultHostName}/api/token'
-output BROKER_HEALTH_URL string = 'https://${functionApp.outputs.defaultHostName}/api/health'
+output BROKER_HEALTH_URL string = healthUrl
 output BROKER_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output BROKER_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output BROKER_IDENTITY_NAME string = identity.outputs.name
@@ -409,3 +441,7 @@ output FEDERATED_CREDENTIAL_ISSUER string = '${environment().authentication.logi
 output FEDERATED_CREDENTIAL_SUBJECT string = federatedIdentity.outputs.principalId
 output FEDERATED_IDENTITY_NAME string = federatedIdentity.outputs.name
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
+// Opens the workbook in the portal of this cloud (docs/alerts.md, "The workbook").
+output BROKER_WORKBOOK_URL string = '${environment().portal}/#@${tenant().tenantId}/resource${workbook.outputs.id}/workbook'
+output BROKER_WORKBOOK_ID string = workbook.outputs.id
+output BROKER_HEALTH_TEST_ID string = availability.outputs.webTestId

@@ -111,6 +111,7 @@ type brokerSettingsType = {
   CALLER_RATE_LIMIT_PER_MINUTE: string
   WARMUP_SCHEDULE: string
   SECRET_EXPIRY_WARNING_DAYS: string
+  ENTRA_TOKEN_EXCHANGE_AUDIENCE: string
 }
 
 // Largest request body the Functions host accepts before it would hand it to the worker. The broker
@@ -272,6 +273,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'SECRET_EXPIRY_WARNING_DAYS'
           value: brokerSettings.SECRET_EXPIRY_WARNING_DAYS
+        }
+        {
+          name: 'ENTRA_TOKEN_EXCHANGE_AUDIENCE'
+          value: brokerSettings.ENTRA_TOKEN_EXCHANGE_AUDIENCE
         }
         {
           name: 'KEY_VAULT_URL'

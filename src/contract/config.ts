@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { BrokerError } from './errors';
+import { tokenExchangeAudienceFor } from './clouds';
 import { describeScopeProblem, scopeKey } from './scope';
 
 export type CredentialKind = 'secret' | 'certificate' | 'federated';
@@ -33,6 +34,11 @@ export interface BrokerConfig {
   readonly alertWebhookUrl: string | undefined;
   /** Client ID of a user-assigned managed identity; undefined for the system-assigned one. */
   readonly managedIdentityClientId: string | undefined;
+  /**
+   * Audience of the managed identity token that `federated` mode presents to Entra, without
+   * `/.default`; derived from `authorityHost` unless ENTRA_TOKEN_EXCHANGE_AUDIENCE sets it.
+   */
+  readonly tokenExchangeAudience: string;
 }
 
 export type SettingsSource = Readonly<Record<string, string | undefined>>;
@@ -56,6 +62,7 @@ export const BROKER_SETTING_NAMES = [
   'SECRET_EXPIRY_WARNING_DAYS',
   'ALERT_WEBHOOK_URL',
   'AZURE_CLIENT_ID',
+  'ENTRA_TOKEN_EXCHANGE_AUDIENCE',
 ] as const;
 
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
@@ -164,6 +171,7 @@ export function parseConfig(source: SettingsSource): BrokerConfig {
   const alertWebhookUrl = webhook ? r.httpsUrl('ALERT_WEBHOOK_URL', webhook) : undefined;
   const miClientId = r.raw('AZURE_CLIENT_ID');
   const managedIdentityClientId = miClientId ? r.guid('AZURE_CLIENT_ID', miClientId) : undefined;
+  const tokenExchangeAudience = parseTokenExchangeAudience(r, authorityHost);
 
   if (r.problems.length > 0) {
     const noun = r.problems.length === 1 ? 'setting is' : 'settings are';
@@ -195,6 +203,7 @@ export function parseConfig(source: SettingsSource): BrokerConfig {
     secretExpiryWarningDays: Object.freeze(secretExpiryWarningDays),
     alertWebhookUrl,
     managedIdentityClientId,
+    tokenExchangeAudience,
   });
 }
 
@@ -208,6 +217,16 @@ function parseAuthorityHost(r: SettingsReader): string | undefined {
     return r.problem('ENTRA_AUTHORITY_HOST', 'must be a host only (no path, query or fragment).');
   }
   return parsed.origin;
+}
+
+/** ENTRA_TOKEN_EXCHANGE_AUDIENCE, or the audience of the authority host's cloud. */
+function parseTokenExchangeAudience(r: SettingsReader, authorityHost: string | undefined): string {
+  const value = r.raw('ENTRA_TOKEN_EXCHANGE_AUDIENCE');
+  if (value) {
+    if (/^\S{1,200}$/.test(value) && !value.endsWith('/.default')) return value;
+    r.problem('ENTRA_TOKEN_EXCHANGE_AUDIENCE', 'must be an audience URI without spaces and without "/.default".');
+  }
+  return tokenExchangeAudienceFor(authorityHost ?? DEFAULT_AUTHORITY_HOST);
 }
 
 function parseCredentialKind(r: SettingsReader): CredentialKind | undefined {

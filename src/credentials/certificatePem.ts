@@ -3,7 +3,7 @@ import type forge from 'node-forge';
 import { BrokerError } from '../contract/errors';
 import { azureSdk } from '../platform/lazyAzureSdk';
 
-/** A Key Vault certificate's secret, turned into what ClientCertificateCredential wants. */
+/** A Key Vault certificate's secret, turned into the PEM (certificate and private key) the token client reads. */
 export interface NormalizedCertificate {
   /** The leaf certificate followed by its private key (PKCS#8), both PEM. */
   readonly pem: string;

@@ -38,6 +38,9 @@ const AZURE_VAULT_SUFFIXES = [
 ];
 
 type AnyProperties = SecretProperties | CertificateProperties;
+/** Options both Key Vault clients accept (their service versions differ, so neither type fits the other). */
+type KeyVaultClientOptions = NonNullable<ConstructorParameters<typeof SecretClient>[2]> &
+  NonNullable<ConstructorParameters<typeof CertificateClient>[2]>;
 
 /** Whether `url` is a vault of an Azure cloud (`*.vault.azure.net` and the sovereign clouds' equivalents). */
 export function isAzureVaultUrl(url: string): boolean {
@@ -68,7 +71,7 @@ class KeyVaultCredentialSource implements CredentialSource {
   private readonly clock: Clock;
   private readonly timeoutMs: number;
   private readonly log: Logger;
-  private readonly clientArgs: ConstructorParameters<typeof SecretClient>;
+  private readonly clientArgs: [string, TokenCredential, KeyVaultClientOptions];
   private secretClientInstance: SecretClient | undefined;
   private certificateClientInstance: CertificateClient | undefined;
 
@@ -84,7 +87,7 @@ class KeyVaultCredentialSource implements CredentialSource {
     this.clock = options.clock ?? systemClock;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_KEY_VAULT_TIMEOUT_MS;
     this.log = options.logger.child('CredentialSource');
-    const clientOptions = {
+    const clientOptions: KeyVaultClientOptions = {
       // The check that the challenge's resource matches the vault's host protects the managed
       // identity's token on real vaults; a non-Azure host (the emulator) can never pass it.
       disableChallengeResourceVerification: !isAzureVaultUrl(options.config.keyVaultUrl),

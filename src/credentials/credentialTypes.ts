@@ -20,7 +20,7 @@ export type ClientCredential =
   | {
       readonly kind: 'certificate';
       readonly properties: CredentialProperties;
-      /** PEM holding the certificate and its private key, as ClientCertificateCredential wants it. */
+      /** PEM holding the certificate and its private key (the token client derives the thumbprint and key from it). */
       readonly pem: string;
     }
   | { readonly kind: 'federated'; readonly properties: CredentialProperties };

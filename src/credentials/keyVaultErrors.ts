@@ -1,6 +1,7 @@
 import { summarizeUpstreamError } from '../platform/redact';
 import { BrokerError } from '../contract/errors';
 import { parseRetryAfterSeconds } from '../contract/retryAfter';
+import { describeManagedIdentityFailure, managedIdentityRefusedMessage } from './managedIdentity';
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -14,32 +15,35 @@ const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
  * - 404 → keyvault_not_found
  * - 429 → keyvault_throttled with `retryAfterSeconds`
  * - 408, 5xx, other statuses, network and TLS errors, an unparseable answer → keyvault_transient
- * - the managed identity failing: 4xx from its endpoint → keyvault_forbidden, else keyvault_transient
+ * - the managed identity refusing (4xx from its endpoint) → managed_identity_unavailable; it failing
+ *   otherwise (5xx, unreachable) → keyvault_transient
+ *
+ * Everything is read from structured fields: `statusCode`, `code` and `details` (the parsed error
+ * body) of the SDK's RestError, the `Retry-After` header of its response, and the managed identity
+ * error's `cause` (see describeManagedIdentityFailure).
  */
 export function classifyKeyVaultError(error: unknown, nowMs: number, what: string): BrokerError {
   if (error instanceof BrokerError) return error;
   const e = (error ?? {}) as {
-    name?: unknown;
     code?: unknown;
     statusCode?: unknown;
     details?: unknown;
-    response?: { headers?: { get?: (name: string) => string | undefined }; bodyAsText?: unknown; parsedBody?: unknown };
+    response?: { headers?: { get?: (name: string) => string | undefined } };
   };
   const cause = summarizeUpstreamError(error);
-  const name = typeof e.name === 'string' ? e.name : '';
 
-  if (
-    name === 'CredentialUnavailableError' ||
-    name === 'AuthenticationError' ||
-    name === 'AuthenticationRequiredError'
-  ) {
-    const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
-    const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
-    return new BrokerError(
-      refused ? 'keyvault_forbidden' : 'keyvault_transient',
-      `${what}: the managed identity could not get a token for Key Vault${status === undefined ? '' : ` (HTTP ${status})`}.`,
-      { cause, upstreamStatus: status, upstreamError: 'managed_identity_unavailable' },
-    );
+  const identity = describeManagedIdentityFailure(error);
+  if (identity !== undefined) {
+    return identity.refused
+      ? new BrokerError('managed_identity_unavailable', managedIdentityRefusedMessage(what, identity.status), {
+          cause,
+          upstreamStatus: identity.status,
+        })
+      : new BrokerError(
+          'keyvault_transient',
+          `${what}: the managed identity could not get a token for Key Vault${identity.status === undefined ? '' : ` (HTTP ${identity.status})`}.`,
+          { cause, upstreamStatus: identity.status, upstreamError: 'managed_identity_unavailable' },
+        );
   }
 
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
@@ -83,37 +87,23 @@ export function classifyKeyVaultError(error: unknown, nowMs: number, what: strin
   });
 }
 
-/** Key Vault error bodies: `{"error":{"code":"Forbidden","message":"…","innererror":{"code":"SecretDisabled"}}}`. */
-function errorCodes(e: {
-  code?: unknown;
-  details?: unknown;
-  response?: { bodyAsText?: unknown; parsedBody?: unknown };
-}): {
+/**
+ * Key Vault error bodies: `{"error":{"code":"Forbidden","message":"…","innererror":{"code":"SecretDisabled"}}}`.
+ * The SDK puts the outer code in `code` and the deserialised body in `details` (`innerError`).
+ */
+function errorCodes(e: { code?: unknown; details?: unknown }): {
   outer: string | undefined;
   inner: string | undefined;
 } {
-  let outer = safe(e.code);
-  let inner: string | undefined;
-  const fromBody = (body: unknown): void => {
-    if (body === null || typeof body !== 'object') return;
-    const err = (body as { error?: unknown }).error;
-    if (err === null || typeof err !== 'object') return;
-    const record = err as { code?: unknown; innererror?: unknown; innerError?: unknown };
-    outer ??= safe(record.code);
-    const innerRecord = record.innererror ?? record.innerError;
-    if (innerRecord !== null && typeof innerRecord === 'object')
-      inner ??= safe((innerRecord as { code?: unknown }).code);
-  };
-  fromBody(e.details);
-  fromBody(e.response?.parsedBody);
-  if (typeof e.response?.bodyAsText === 'string' && e.response.bodyAsText.length < 100_000) {
-    try {
-      fromBody(JSON.parse(e.response.bodyAsText));
-    } catch {
-      // not JSON: no codes to find
-    }
-  }
-  return { outer, inner };
+  const outer = safe(e.code);
+  const body = e.details as { error?: { code?: unknown; innererror?: unknown; innerError?: unknown } } | null;
+  const err = body !== null && typeof body === 'object' ? body.error : undefined;
+  const innerRecord = err?.innerError ?? err?.innererror;
+  const inner =
+    innerRecord !== null && typeof innerRecord === 'object'
+      ? safe((innerRecord as { code?: unknown }).code)
+      : undefined;
+  return { outer: outer ?? safe(err?.code), inner };
 }
 
 function safe(value: unknown): string | undefined {

@@ -8,12 +8,8 @@
  * Re-exports only: nothing of `src/` may be imported here, or the two bundles would each hold a
  * copy of it (two BrokerError classes, and `instanceof` would fail across them).
  */
-export {
-  ClientAssertionCredential,
-  ClientCertificateCredential,
-  ClientSecretCredential,
-  ManagedIdentityCredential,
-} from '@azure/identity';
+export { ManagedIdentityCredential } from '@azure/identity';
+export { ConfidentialClientApplication } from '@azure/msal-node';
 export { CertificateClient } from '@azure/keyvault-certificates';
 export { SecretClient } from '@azure/keyvault-secrets';
 export { default as forge } from 'node-forge';

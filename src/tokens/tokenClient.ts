@@ -1,15 +1,17 @@
-import type { AccessToken, TokenCredential, TokenCredentialOptions } from '@azure/identity';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
+import type { TokenCredential } from '@azure/identity';
+import { X509Certificate, createHash, createPrivateKey, randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../platform/clock';
 import type { BrokerConfig } from '../contract/config';
+import { isMicrosoftAuthorityHost } from '../contract/clouds';
 import type { ClientCredential } from '../credentials/credentialTypes';
 import { withDeadline } from '../platform/deadline';
-import { classifyEntraError } from './entraErrors';
-import { summarizeUpstreamError } from '../platform/redact';
+import { classifyAssertionFailure, classifyMsalError } from './entraErrors';
+import { EntraHttpClient } from './entraHttpClient';
 import { BrokerError } from '../contract/errors';
-import { HttpExchangeRecorder } from './httpExchangeRecorder';
 import { azureSdk } from '../platform/lazyAzureSdk';
 import type { Logger } from '../platform/logger';
+import { createTlsFetch } from '../platform/tlsFetch';
 
 /** A token as Entra issued it, with times on the injected clock. */
 export interface AcquiredToken {
@@ -24,12 +26,14 @@ export interface TokenClient {
   /**
    * ONE token request to Entra (no retries here), bounded by `timeoutMs`.
    * @throws BrokerError entra_credential_rejected (AADSTS7000215, invalid_client),
-   * entra_credential_expired (AADSTS7000222), entra_configuration (70011, 1002012, 700016, 90002,
-   * 700027, 70021; unknown tenant, app or scope), entra_throttled (429; `retryAfterSeconds` from
-   * seconds or an HTTP date, default 5, capped at 300), entra_transient (5xx, network, TLS; the
-   * federated assertion unavailable), entra_timeout, entra_malformed_response (HTML, bad JSON, no
-   * access_token, bad expires_in), credential_invalid (the credential cannot be used at all, e.g.
-   * an unreadable certificate PEM).
+   * entra_credential_expired (AADSTS7000222), entra_configuration (70011, 1002012, 700016, 90002;
+   * unknown tenant, app or scope; a federated credential that does not match: 70021, 700211,
+   * 700212, 700213), entra_throttled (429; `retryAfterSeconds` from seconds or an HTTP date,
+   * default 30, capped at 300), entra_transient (5xx, network, TLS; the federated assertion
+   * unavailable), managed_identity_unavailable (the managed identity endpoint refused the federated
+   * assertion: a 4xx), entra_timeout, entra_malformed_response (HTML, bad JSON, no access_token,
+   * bad expires_in), credential_invalid (the credential cannot be used at all, e.g. an unreadable
+   * certificate PEM).
    */
   acquire(credential: ClientCredential, scope: string, options?: { timeoutMs?: number }): Promise<AcquiredToken>;
 }
@@ -40,102 +44,95 @@ export interface EntraTokenClientOptions {
   logger: Logger;
   /** Extra CA to trust for Entra (the emulator's); production trusts the system store only. */
   tlsCaPem?: string;
-  /** For `federated`: the source of the `api://AzureADTokenExchange` assertion. */
+  /** For `federated`: the source of the token-exchange assertion (`config.tokenExchangeAudience`). */
   managedIdentity?: TokenCredential;
+  /** HTTP client for Entra; default: `fetch` trusting `tlsCaPem` too (tests pass a fake). */
+  fetch?: typeof fetch;
+}
+
+/** The token a confidential client application returned, as acquiredTokenFrom reads it. */
+export interface SdkToken {
+  readonly token: string;
+  /** Wall-clock milliseconds. */
+  readonly expiresOnTimestamp: number;
+  readonly refreshAfterTimestamp?: number | undefined;
 }
 
 export const DEFAULT_ACQUIRE_TIMEOUT_MS = 5000;
-export const TOKEN_EXCHANGE_SCOPE = 'api://AzureADTokenExchange/.default';
-
-/** Hosts of the Microsoft clouds, for which MSAL's instance discovery works and protects us. */
-const MICROSOFT_AUTHORITY_HOSTS = new Set([
-  'login.microsoftonline.com',
-  'login.microsoftonline.us',
-  'login.chinacloudapi.cn',
-  'login.partner.microsoftonline.cn',
-]);
 
 const SDK_EXPIRY_RESOLUTION_MS = 1000;
 
-/** Whether `authorityHost` is the login host of a Microsoft cloud. */
-export function isMicrosoftAuthorityHost(authorityHost: string): boolean {
-  return MICROSOFT_AUTHORITY_HOSTS.has(new URL(authorityHost).hostname.toLowerCase());
-}
-
-const TOKEN_PATH_SUFFIX = '/oauth2/v2.0/token';
-const METADATA_PATH_SUFFIX = '/.well-known/openid-configuration';
-
 /**
- * Entra client over @azure/identity: ClientSecretCredential, ClientCertificateCredential
- * (private_key_jwt, no x5c chain) or ClientAssertionCredential (federated managed identity).
+ * Entra client over msal-node's `ConfidentialClientApplication`: a client secret, a certificate
+ * (private_key_jwt with `x5t#S256`, no chain) or, for `federated`, the managed identity's token as
+ * the client assertion. One application per credential (so MSAL keeps the authority metadata),
+ * every request with `skipCache` (the engine owns caching and refresh-ahead) and its own
+ * correlation ID, through EntraHttpClient (see there for why the broker brings its own).
  */
 export function createEntraTokenClient(options: EntraTokenClientOptions): TokenClient {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
   const log = logger.child('TokenClient');
-  // Instance discovery asks login.microsoftonline.com about the authority: right for Microsoft
-  // clouds, impossible for any other host (the emulator), where MSAL then reads the host's own metadata.
-  const disableInstanceDiscovery = !isMicrosoftAuthorityHost(config.authorityHost);
+  const http = new EntraHttpClient(options.fetch ?? createTlsFetch(options.tlsCaPem), () => clock.now());
+  const apps = new WeakMap<ClientCredential, ConfidentialClientApplication>();
+  const exchangeScope = `${config.tokenExchangeAudience}/.default`;
+
+  const appFor = (credential: ClientCredential): ConfidentialClientApplication => {
+    let app = apps.get(credential);
+    if (app === undefined) {
+      app = new (azureSdk().ConfidentialClientApplication)(
+        applicationConfig(config, credential, http, federatedAssertion),
+      );
+      apps.set(credential, app);
+    }
+    return app;
+  };
+
+  /** MSAL asks for it on every request (twice); the managed identity credential caches its token. */
+  const federatedAssertion = async (): Promise<string> => {
+    const managedIdentity = options.managedIdentity;
+    if (managedIdentity === undefined) {
+      throw new BrokerError(
+        'credential_invalid',
+        'The federated credential needs a managed identity, and none was given.',
+      );
+    }
+    let token: string | undefined;
+    try {
+      token = (await managedIdentity.getToken(exchangeScope))?.token;
+    } catch (error) {
+      throw classifyAssertionFailure(error);
+    }
+    if (!token) throw classifyAssertionFailure(new Error('The managed identity returned no token.'));
+    return token;
+  };
 
   return {
     async acquire(credential, scope, acquireOptions = {}) {
       const timeoutMs = acquireOptions.timeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS;
-      const recorder = new HttpExchangeRecorder();
-      let assertionFailure: unknown;
-      const sdkOptions: TokenCredentialOptions & {
-        disableInstanceDiscovery: boolean;
-        additionallyAllowedTenants: string[];
-      } = {
-        authorityHost: config.authorityHost,
-        disableInstanceDiscovery,
-        additionallyAllowedTenants: [],
-        // The engine owns retries (bounded, jittered, inside its deadline); SDK retries would sleep
-        // inside our attempt and turn a throttle into a timeout.
-        retryOptions: { maxRetries: 0 },
-        additionalPolicies: [recorder.policy],
-        ...(options.tlsCaPem ? { tlsOptions: { ca: options.tlsCaPem } } : {}),
+      const correlationId = randomUUID();
+      const controller = new AbortController();
+      const slot = http.open(correlationId, controller.signal);
+      const attempt = async (): Promise<SdkToken> => {
+        const app = appFor(credential);
+        const result = await app.acquireTokenByClientCredential({ scopes: [scope], correlationId, skipCache: true });
+        return {
+          token: result?.accessToken ?? '',
+          expiresOnTimestamp: result?.expiresOn?.getTime() ?? Number.NaN,
+          refreshAfterTimestamp: result?.refreshOn?.getTime(),
+        };
       };
-
-      // A NEW credential instance for every attempt, on purpose: MSAL keeps a token cache per
-      // instance (it would hand back the same token until ~5 min before expiry, defeating
-      // refresh-ahead) and, after one 429 or 5xx, refuses that instance + scope locally for 60 s
-      // whatever Retry-After says. Construction costs ~20-30 µs (measured over 20k constructions);
-      // the real price is that a fresh instance fetches the authority metadata again: one extra GET
-      // per acquisition (~5 ms per whole acquisition against the local emulator), nothing at one
-      // acquisition per scope per half token lifetime.
-      let sdkCredential: TokenCredential;
+      // The slot lives as long as MSAL works, past our deadline: a request MSAL sends after it
+      // then meets the aborted signal instead of going out unbounded.
+      const running = attempt().finally(() => http.release(correlationId));
       try {
-        sdkCredential = buildSdkCredential(config, credential, sdkOptions, options.managedIdentity, (error) => {
-          assertionFailure = error;
-        });
+        const token = await withDeadline(running, timeoutMs, 'entra_timeout', 'The Entra token request');
+        return acquiredTokenFrom(token, clock.now(), Date.now(), 200);
       } catch (error) {
-        if (error instanceof BrokerError) throw error;
-        throw new BrokerError(
-          'credential_invalid',
-          'The client credential cannot be used to build an Entra credential.',
-          {
-            cause: summarizeUpstreamError(error),
-          },
-        );
-      }
-
-      let token: AccessToken | null;
-      try {
-        token = await withDeadline(
-          sdkCredential.getToken(scope),
-          timeoutMs,
-          'entra_timeout',
-          'The Entra token request',
-        );
-      } catch (error) {
-        // Free the socket of a request we no longer wait for (no-op when nothing is in flight).
-        recorder.abort();
-        const classified = classifyEntraError(error, {
-          tokenExchange: recorder.last(TOKEN_PATH_SUFFIX),
-          metadataExchange: recorder.last(METADATA_PATH_SUFFIX),
-          assertionFailure,
-          nowMs: clock.now(),
-        });
+        // Frees the socket of a request we no longer wait for (no-op when nothing is in flight).
+        controller.abort();
+        const classified =
+          error instanceof BrokerError ? error : (slot.failure ?? classifyMsalError(error, http.metadataFailure));
         log.warn('EntraTokenRequestFailed', {
           scope,
           credentialKind: credential.kind,
@@ -144,64 +141,43 @@ export function createEntraTokenClient(options: EntraTokenClientOptions): TokenC
         });
         throw classified;
       }
-      const exchange = recorder.last(TOKEN_PATH_SUFFIX);
-      if (exchange?.expiresInValid === false) {
-        // MSAL turns an unparseable or missing expires_in into 0 and still returns the token.
-        const error = new BrokerError(
-          'entra_malformed_response',
-          'Entra answered the token request with an unusable expires_in.',
-          {
-            upstreamStatus: exchange.status,
-          },
-        );
-        log.warn('EntraTokenRequestFailed', { scope, credentialKind: credential.kind, error });
-        throw error;
-      }
-      return acquiredTokenFrom(token, clock.now(), Date.now(), exchange?.status);
     },
   };
 }
 
-function buildSdkCredential(
+function applicationConfig(
   config: BrokerConfig,
   credential: ClientCredential,
-  sdkOptions: TokenCredentialOptions,
-  managedIdentity: TokenCredential | undefined,
-  onAssertionFailure: (error: unknown) => void,
-): TokenCredential {
-  const { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential } = azureSdk();
+  http: EntraHttpClient,
+  federatedAssertion: () => Promise<string>,
+): Configuration {
+  // Instance discovery asks login.microsoftonline.com about the authority: right for Microsoft
+  // clouds, impossible for any other host (the emulator), which is then named as known so that
+  // MSAL reads the host's own OpenID metadata.
+  const knownAuthorities = isMicrosoftAuthorityHost(config.authorityHost) ? [] : [new URL(config.authorityHost).host];
+  return {
+    auth: {
+      clientId: config.clientId,
+      authority: `${config.authorityHost}/${config.tenantId}`,
+      knownAuthorities,
+      ...credentialAuth(credential, federatedAssertion),
+    },
+    system: { networkClient: http },
+  };
+}
+
+function credentialAuth(
+  credential: ClientCredential,
+  federatedAssertion: () => Promise<string>,
+): Partial<Configuration['auth']> {
   switch (credential.kind) {
     case 'secret':
-      return new ClientSecretCredential(config.tenantId, config.clientId, credential.secret, sdkOptions);
+      return { clientSecret: credential.secret };
     case 'certificate':
-      // The SDK parses the PEM only inside getToken and its failure would look like any other
-      // error; a PEM that cannot work is the credential's fault, not a transient one.
-      assertUsableCertificatePem(credential.pem);
-      return new ClientCertificateCredential(
-        config.tenantId,
-        config.clientId,
-        { certificate: credential.pem },
-        { ...sdkOptions, sendCertificateChain: false },
-      );
-    case 'federated': {
-      if (managedIdentity === undefined) {
-        throw new BrokerError(
-          'credential_invalid',
-          'The federated credential needs a managed identity, and none was given.',
-        );
-      }
-      const getAssertion = async (): Promise<string> => {
-        try {
-          const assertion = await managedIdentity.getToken(TOKEN_EXCHANGE_SCOPE);
-          if (!assertion?.token) throw new Error('The managed identity returned no token.');
-          return assertion.token;
-        } catch (error) {
-          onAssertionFailure(error);
-          throw error;
-        }
-      };
-      return new ClientAssertionCredential(config.tenantId, config.clientId, getAssertion, sdkOptions);
-    }
+      return { clientCertificate: certificateFromPem(credential.pem) };
+    case 'federated':
+      // MSAL passes a failure of the callback through untouched: our BrokerError arrives as thrown.
+      return { clientAssertion: federatedAssertion };
   }
 }
 
@@ -215,7 +191,7 @@ function buildSdkCredential(
  * @throws BrokerError `entra_malformed_response` for no token, or a non-finite or non-positive lifetime
  */
 export function acquiredTokenFrom(
-  token: AccessToken | null,
+  token: SdkToken | null,
   receivedAtMs: number,
   wallNowMs: number,
   upstreamStatus?: number,
@@ -237,17 +213,27 @@ export function acquiredTokenFrom(
   return { accessToken: token.token, expiresOnMs: receivedAtMs + lifetimeMs, refreshAfterMs };
 }
 
-function assertUsableCertificatePem(pem: string): void {
-  let usable: boolean;
+/**
+ * The PEM's certificate and private key as msal-node wants them. MSAL would only fail on a bad PEM
+ * inside the request, looking like any other failure; a PEM that cannot work is the credential's
+ * fault, not a transient one.
+ * @throws BrokerError credential_invalid
+ */
+function certificateFromPem(pem: string): { thumbprintSha256: string; privateKey: string } {
   try {
-    usable = new X509Certificate(pem).checkPrivateKey(createPrivateKey(pem));
+    const certificate = new X509Certificate(pem);
+    const key = createPrivateKey(pem);
+    if (certificate.checkPrivateKey(key)) {
+      return {
+        thumbprintSha256: createHash('sha256').update(certificate.raw).digest('hex').toUpperCase(),
+        privateKey: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      };
+    }
   } catch {
-    usable = false;
+    // fall through: not a usable PEM
   }
-  if (!usable) {
-    throw new BrokerError(
-      'credential_invalid',
-      'The client certificate is not a PEM certificate with its matching private key.',
-    );
-  }
+  throw new BrokerError(
+    'credential_invalid',
+    'The client certificate is not a PEM certificate with its matching private key.',
+  );
 }

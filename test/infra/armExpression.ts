@@ -3,10 +3,9 @@
  * definition IDs and scopes, so tests can ask "with credentialKind=certificate, which role
  * assignments are deployed, with which role, on which scope?" instead of matching strings.
  *
- * Supports: string/number literals, `true()`/`false()`, property access and indexing, the
- * functions listed in FUNCTIONS, `copyIndex()` inside a copy loop, and `lambda(...)` for `filter` and
- * `map`. `if` evaluates only the branch it takes (a template may guard a `reference()` with it).
- * Anything else throws, so a test never silently misreads a template.
+ * Supports: string/number literals, `true()`/`false()`, property access and indexing, and the
+ * functions listed in FUNCTIONS. `if` evaluates only the branch it takes (a template may guard a
+ * `reference()` with it). Anything else throws, so a test never silently misreads a template.
  */
 
 export type ArmValue = null | boolean | number | string | ArmValue[] | { [key: string]: ArmValue };
@@ -16,148 +15,200 @@ export interface EvaluationScope {
   readonly variables: Readonly<Record<string, ArmValue>>;
   /** Values of the template's parameters. */
   readonly parameters: Readonly<Record<string, ArmValue>>;
-  /** The iteration of a copy loop, for `copyIndex()`. */
+  /** `copyIndex()` of a resource in a copy loop. */
   readonly copyIndex?: number;
+  /** `lambdaVariables(name)` inside a lambda body. */
+  readonly lambdaVariables?: Readonly<Record<string, ArmValue>>;
   /** `reference('module')` of a module by symbolic name (what the caller knows of its outputs). */
   readonly reference?: (name: string) => ArmValue;
-  /** Arguments of the lambda being evaluated, for `lambdaVariables('x')`. */
-  readonly lambdaVariables?: Readonly<Record<string, ArmValue>>;
 }
 
-/** A `lambda(...)` value: its parameter names and the unevaluated text of its body. */
-interface Lambda {
-  readonly lambdaParameters: string[];
-  readonly lambdaBody: string;
+/** What `lambda(...)` evaluates to: only the functions that take one know what to do with it. */
+class Lambda {
+  constructor(
+    readonly names: readonly string[],
+    readonly body: string,
+    readonly scope: EvaluationScope,
+  ) {}
+
+  call(...values: ArmValue[]): ArmValue {
+    const bound = Object.fromEntries(this.names.map((name, index) => [name, values[index] ?? null]));
+    return evaluateExpression(this.body, {
+      ...this.scope,
+      lambdaVariables: { ...this.scope.lambdaVariables, ...bound },
+    });
+  }
 }
 
-type Fn = (args: ArmValue[], scope: EvaluationScope) => ArmValue;
+type Arg = ArmValue | Lambda;
+type Fn = (args: Arg[], scope: EvaluationScope) => ArmValue;
 
 const FUNCTIONS: Readonly<Record<string, Fn>> = {
-  parameters: ([name], scope) => lookupIn(scope.parameters, 'parameter', name),
-  variables: ([name], scope) => evaluateValue(lookupIn(scope.variables, 'variable', name), scope),
-  equals: ([a, b]) => JSON.stringify(a) === JSON.stringify(b),
+  parameters: ([name], scope) => lookupIn(scope.parameters, 'parameter', value(name ?? null)),
+  variables: ([name], scope) => evaluateValue(lookupIn(scope.variables, 'variable', value(name ?? null)), scope),
+  equals: ([a, b]) => JSON.stringify(value(a ?? null)) === JSON.stringify(value(b ?? null)),
   and: (args) => args.every((arg) => truthy(arg)),
   or: (args) => args.some((arg) => truthy(arg)),
   not: ([a]) => !truthy(a),
-  empty: ([a]) =>
-    a === null ||
-    a === '' ||
-    (Array.isArray(a) ? a.length === 0 : typeof a === 'object' && Object.keys(a).length === 0),
+  empty: ([arg]) => {
+    const a = value(arg ?? null);
+    return (
+      a === null ||
+      a === '' ||
+      (Array.isArray(a) ? a.length === 0 : typeof a === 'object' && Object.keys(a).length === 0)
+    );
+  },
   true: () => true,
   false: () => false,
   // Resource IDs become readable paths: type segments and names interleaved.
-  resourceId: (args) => resourcePath(args),
-  subscriptionResourceId: (args) => `/subscriptions/{sub}${resourcePath(args)}`,
-  createArray: (args) => args,
-  join: ([items, separator]) => {
-    if (!Array.isArray(items)) throw new Error('join() wants an array');
-    return items.map(text).join(text(separator ?? ''));
-  },
-  string: ([value]) => text(value ?? null),
+  resourceId: (args) => resourcePath(args.map(value)),
+  subscriptionResourceId: (args) => `/subscriptions/{sub}${resourcePath(args.map(value))}`,
+  createArray: (args) => args.map(value),
+  join: ([items, separator]) =>
+    array(items)
+      .map(text)
+      .join(text(value(separator ?? ''))),
+  string: ([a]) => text(value(a ?? null)),
   format: ([pattern, ...args]) =>
-    text(pattern ?? '').replace(/\{(\d+)\}/g, (_, index: string) => text(args[Number(index)] ?? '')),
+    text(value(pattern ?? '')).replace(/\{(\d+)\}/g, (_, index: string) => text(value(args[Number(index)] ?? ''))),
+  createObject: (args) => {
+    const result: Record<string, ArmValue> = {};
+    for (let index = 0; index + 1 < args.length; index += 2)
+      result[text(value(args[index]!))] = value(args[index + 1]!);
+    return result;
+  },
+  length: ([a]) => {
+    const item = value(a ?? null);
+    if (Array.isArray(item) || typeof item === 'string') return item.length;
+    if (item !== null && typeof item === 'object') return Object.keys(item).length;
+    throw new Error('length() wants an array, a string or an object');
+  },
+  contains: ([container, item]) => {
+    const where = value(container ?? null);
+    const what = value(item ?? null);
+    if (Array.isArray(where)) return where.some((entry) => JSON.stringify(entry) === JSON.stringify(what));
+    if (typeof where === 'string') return where.includes(text(what));
+    if (where !== null && typeof where === 'object') return Object.hasOwn(where, text(what));
+    throw new Error('contains() wants an array, a string or an object');
+  },
+  concat: (args) => {
+    const items = args.map(value);
+    if (items.every((item) => Array.isArray(item))) return items.flat(1);
+    if (items.every((item) => typeof item === 'string')) return items.join('');
+    throw new Error('concat() wants arrays or strings');
+  },
+  // Not ARM's hash: a readable stand-in that still shows what the GUID is derived from.
+  guid: (args) => `guid(${args.map((arg) => text(value(arg))).join(', ')})`,
+  union: (args) => Object.assign({}, ...args.map(object)) as Record<string, ArmValue>,
+  objectKeys: ([a]) => Object.keys(object(a)).sort(),
+  // ARM returns an object's entries in key order.
+  items: ([a]) =>
+    Object.entries(object(a))
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+      .map(([key, item]) => ({ key, value: item })),
+  copyIndex: ([offset], scope) => {
+    if (scope.copyIndex === undefined) throw new Error('copyIndex() outside a copy loop');
+    return scope.copyIndex + (typeof offset === 'number' ? offset : 0);
+  },
+  lambdaVariables: ([name], scope) => lookupIn(scope.lambdaVariables ?? {}, 'lambda variable', value(name ?? null)),
+  // A lambda with two parameters also gets the index, as in ARM.
+  map: ([items, fn]) => array(items).map((item, index) => lambda(fn).call(item, index)),
+  filter: ([items, fn]) => array(items).filter((item, index) => truthy(lambda(fn).call(item, index))),
+  // reference('module') (symbolic names) or reference(resourceId('Microsoft.Resources/deployments',
+  // 'module'), '<api version>'): a module's deployment, as the caller's scope describes it.
+  reference: ([target, apiVersion, ...rest], scope) => {
+    const id = value(target ?? null);
+    const module = typeof id === 'string' ? id.replace(/^\/providers\/Microsoft\.Resources\/deployments\//, '') : null;
+    if (scope.reference === undefined || module === null || module.includes('/') || rest.length > 0) {
+      throw new Error(`unsupported function reference(${JSON.stringify([id, apiVersion ?? null].map(value))})`);
+    }
+    return scope.reference(module);
+  },
+  split: ([a, separator]) => stringArg(a, 'split').split(stringArg(separator, 'split')),
+  trim: ([a]) => stringArg(a, 'trim').trim(),
+  toLower: ([a]) => stringArg(a, 'toLower').toLowerCase(),
+  endsWith: ([a, b]) => stringArg(a, 'endsWith').endsWith(stringArg(b, 'endsWith')),
+  replace: ([a, from, to]) => stringArg(a, 'replace').split(stringArg(from, 'replace')).join(stringArg(to, 'replace')),
+  add: ([a, b]) => {
+    const [x, y] = [value(a ?? null), value(b ?? null)];
+    if (typeof x !== 'number' || typeof y !== 'number') throw new Error('add() wants numbers');
+    return x + y;
+  },
+  greater: ([a, b]) => {
+    const [x, y] = [value(a ?? null), value(b ?? null)];
+    if (typeof x !== 'number' || typeof y !== 'number') throw new Error('greater() wants numbers');
+    return x > y;
+  },
+  json: ([a]) => JSON.parse(stringArg(a, 'json')) as ArmValue,
+  null: () => null,
+  coalesce: (args) => args.map(value).find((a) => a !== null) ?? null,
+  // tryGet(value, key1, key2, ...): null as soon as a key is missing (Bicep's `.?`).
+  tryGet: ([item, ...keys]) =>
+    keys.map(value).reduce<ArmValue>(
+      (current, key) => {
+        if (current === null || typeof current !== 'object') return null;
+        if (Array.isArray(current)) return typeof key === 'number' ? (current[key] ?? null) : null;
+        return typeof key === 'string' ? (current[key] ?? null) : null;
+      },
+      value(item ?? null),
+    ),
+  cidrSubnet: ([network, newPrefixLength, index]) =>
+    cidrSubnet(stringArg(network, 'cidrSubnet'), value(newPrefixLength ?? null), value(index ?? null)),
   // The public cloud's values, enough for names and endpoints built from environment().
   environment: () => ({
     name: 'AzureCloud',
     authentication: { loginEndpoint: 'https://login.microsoftonline.com/' },
     suffixes: { keyvaultDns: '.vault.azure.net', storage: 'core.windows.net' },
   }),
-  copyIndex: (_, scope) => {
-    if (scope.copyIndex === undefined) throw new Error('copyIndex() outside a copy loop');
-    return scope.copyIndex;
-  },
-  lambdaVariables: ([name], scope) => lookupIn(scope.lambdaVariables ?? {}, 'lambda variable', name),
-  length: ([a]) => {
-    if (typeof a === 'string' || Array.isArray(a)) return a.length;
-    if (a !== null && typeof a === 'object') return Object.keys(a).length;
-    throw new Error(`length() of ${JSON.stringify(a)}`);
-  },
-  split: ([a, separator]) => stringArg(a, 'split').split(stringArg(separator, 'split')),
-  trim: ([a]) => stringArg(a, 'trim').trim(),
-  toLower: ([a]) => stringArg(a, 'toLower').toLowerCase(),
-  endsWith: ([a, b]) => stringArg(a, 'endsWith').endsWith(stringArg(b, 'endsWith')),
-  add: ([a, b]) => {
-    if (typeof a !== 'number' || typeof b !== 'number') throw new Error('add() wants numbers');
-    return a + b;
-  },
-  reference: ([name, ...rest], scope) => {
-    if (scope.reference === undefined || typeof name !== 'string' || rest.length > 0) {
-      throw new Error(`unsupported function reference(${JSON.stringify([name, ...rest])})`);
-    }
-    return scope.reference(name);
-  },
-  replace: ([a, from, to]) => stringArg(a, 'replace').split(stringArg(from, 'replace')).join(stringArg(to, 'replace')),
-  greater: ([a, b]) => {
-    if (typeof a !== 'number' || typeof b !== 'number') throw new Error('greater() wants numbers');
-    return a > b;
-  },
-  cidrSubnet: ([network, newPrefixLength, index]) => cidrSubnet(network, newPrefixLength, index),
-  json: ([a]) => JSON.parse(stringArg(a, 'json')) as ArmValue,
-  objectKeys: ([a]) => Object.keys(objectArg(a, 'objectKeys')),
-  createObject: (args) => {
-    const result: Record<string, ArmValue> = {};
-    for (let i = 0; i + 1 < args.length; i += 2) result[stringArg(args[i], 'createObject')] = args[i + 1]!;
-    return result;
-  },
-  union: (args) => Object.assign({}, ...args.map((a) => objectArg(a, 'union'))) as ArmValue,
-  concat: (args) => args.flatMap((a) => (Array.isArray(a) ? a : [a])),
-  null: () => null,
-  coalesce: (args) => args.find((a) => a !== null) ?? null,
-  // tryGet(value, key1, key2, ...): null as soon as a key is missing (Bicep's `.?`).
-  tryGet: ([value, ...keys]) =>
-    keys.reduce<ArmValue>((current, key) => {
-      if (current === null || typeof current !== 'object') return null;
-      if (Array.isArray(current)) return typeof key === 'number' ? (current[key] ?? null) : null;
-      return typeof key === 'string' ? (current[key] ?? null) : null;
-    }, value ?? null),
-  filter: ([items, fn], scope) =>
-    arrayArg(items, 'filter').filter((item, index) => truthy(callLambda(fn, [item, index], scope))),
-  map: ([items, fn], scope) => arrayArg(items, 'map').map((item, index) => callLambda(fn, [item, index], scope)),
+  toObject: ([items, keyFn, valueFn]) =>
+    Object.fromEntries(
+      array(items).map((item) => [text(lambda(keyFn).call(item)), valueFn ? lambda(valueFn).call(item) : item]),
+    ),
 };
 
+function stringArg(arg: Arg | undefined, fn: string): string {
+  const item = value(arg ?? null);
+  if (typeof item !== 'string') throw new Error(`${fn}() wants a string, got ${JSON.stringify(item)}`);
+  return item;
+}
+
 /** IPv4 only: the `index`-th subnet of length `newPrefixLength` in `network` (ARM's cidrSubnet). */
-function cidrSubnet(network: ArmValue | undefined, newPrefixLength: ArmValue | undefined, index: ArmValue | undefined) {
-  const text = stringArg(network, 'cidrSubnet');
-  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(text);
+function cidrSubnet(network: string, newPrefixLength: ArmValue, index: ArmValue): string {
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(network);
   if (!match || typeof newPrefixLength !== 'number' || typeof index !== 'number') {
     throw new Error(`cidrSubnet() of ${JSON.stringify([network, newPrefixLength, index])}`);
   }
   const [a, b, c, d, prefix] = match.slice(1).map(Number) as [number, number, number, number, number];
   if (newPrefixLength < prefix || newPrefixLength > 32 || index >= 2 ** (newPrefixLength - prefix)) {
-    throw new Error(`cidrSubnet(): no subnet ${index} of length ${newPrefixLength} in ${text}`);
+    throw new Error(`cidrSubnet(): no subnet ${index} of length ${newPrefixLength} in ${network}`);
   }
   const base = (((a << 24) | (b << 16) | (c << 8) | d) >>> 0) & (prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0);
   const start = (base + index * 2 ** (32 - newPrefixLength)) >>> 0;
-  const octets = [start >>> 24, (start >>> 16) & 255, (start >>> 8) & 255, start & 255];
-  return `${octets.join('.')}/${newPrefixLength}`;
+  return `${[start >>> 24, (start >>> 16) & 255, (start >>> 8) & 255, start & 255].join('.')}/${newPrefixLength}`;
 }
 
-function stringArg(value: ArmValue | undefined, fn: string): string {
-  if (typeof value !== 'string') throw new Error(`${fn}() wants a string, got ${JSON.stringify(value)}`);
-  return value;
+function value(arg: Arg): ArmValue {
+  if (arg instanceof Lambda) throw new Error('a lambda where a value is expected');
+  return arg;
 }
 
-function arrayArg(value: ArmValue | undefined, fn: string): ArmValue[] {
-  if (!Array.isArray(value)) throw new Error(`${fn}() wants an array, got ${JSON.stringify(value)}`);
-  return value;
+function lambda(arg: Arg | undefined): Lambda {
+  if (!(arg instanceof Lambda)) throw new Error('a value where a lambda is expected');
+  return arg;
 }
 
-function objectArg(value: ArmValue | undefined, fn: string): Record<string, ArmValue> {
-  if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
-    throw new Error(`${fn}() wants an object, got ${JSON.stringify(value)}`);
+function array(arg: Arg | undefined): ArmValue[] {
+  const item = value(arg ?? null);
+  if (!Array.isArray(item)) throw new Error(`expected an array, got ${JSON.stringify(item)}`);
+  return item;
+}
+
+function object(arg: Arg | undefined): Record<string, ArmValue> {
+  const item = value(arg ?? null);
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    throw new Error(`expected an object, got ${JSON.stringify(item)}`);
   }
-  return value;
-}
-
-function isLambda(value: ArmValue | undefined): value is ArmValue & Lambda {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && 'lambdaBody' in value;
-}
-
-/** Calls a lambda with (item, index): ARM passes the index only to two-parameter lambdas. */
-function callLambda(fn: ArmValue | undefined, args: ArmValue[], scope: EvaluationScope): ArmValue {
-  if (!isLambda(fn)) throw new Error(`expected a lambda, got ${JSON.stringify(fn)}`);
-  const bound = Object.fromEntries(fn.lambdaParameters.map((name, i) => [name, args[i] ?? null]));
-  return evaluateExpression(fn.lambdaBody, { ...scope, lambdaVariables: { ...scope.lambdaVariables, ...bound } });
+  return item;
 }
 
 function lookupIn(source: Readonly<Record<string, ArmValue>>, kind: string, name: ArmValue | undefined): ArmValue {
@@ -165,9 +216,10 @@ function lookupIn(source: Readonly<Record<string, ArmValue>>, kind: string, name
   return source[name]!;
 }
 
-function truthy(value: ArmValue | undefined): boolean {
-  if (typeof value !== 'boolean') throw new Error(`expected a boolean, got ${JSON.stringify(value)}`);
-  return value;
+function truthy(arg: Arg | undefined): boolean {
+  const item = value(arg ?? null);
+  if (typeof item !== 'boolean') throw new Error(`expected a boolean, got ${JSON.stringify(item)}`);
+  return item;
 }
 
 function text(value: ArmValue): string {
@@ -190,7 +242,10 @@ export function evaluateValue(value: ArmValue, scope: EvaluationScope): ArmValue
   }
   if (Array.isArray(value)) return value.map((item) => evaluateValue(item, scope));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, evaluateValue(item, scope)]));
+    // ARM evaluates expressions in property names too (`hidden-link:<resource ID>` tags).
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [text(evaluateValue(key, scope)), evaluateValue(item, scope)]),
+    );
   }
   return value;
 }
@@ -198,9 +253,9 @@ export function evaluateValue(value: ArmValue, scope: EvaluationScope): ArmValue
 /** Evaluates the text of one ARM expression (without the surrounding brackets). */
 export function evaluateExpression(text: string, scope: EvaluationScope): ArmValue {
   const parser = new Parser(text, scope);
-  const value = parser.expression();
+  const result = parser.expression();
   parser.end();
-  return value;
+  return value(result);
 }
 
 class Parser {
@@ -216,8 +271,8 @@ class Parser {
     if (this.position !== this.text.length) this.fail('unexpected text');
   }
 
-  expression(): ArmValue {
-    let value = this.primary();
+  expression(): Arg {
+    let value: Arg = this.primary();
     for (;;) {
       this.skipSpace();
       const next = this.text[this.position];
@@ -235,7 +290,7 @@ class Parser {
     }
   }
 
-  private primary(): ArmValue {
+  private primary(): Arg {
     this.skipSpace();
     const next = this.text[this.position];
     if (next === "'") return this.stringLiteral();
@@ -246,12 +301,12 @@ class Parser {
       return Number(match[0]);
     }
     const name = this.identifier();
-    if (name === 'if') return this.lazyIf();
     if (name === 'lambda') return this.lambda();
+    if (name === 'if') return this.lazyIf();
     const fn = FUNCTIONS[name];
     if (fn === undefined) this.fail(`unsupported function ${name}`);
     this.expect('(');
-    const args: ArmValue[] = [];
+    const args: Arg[] = [];
     this.skipSpace();
     if (this.text[this.position] !== ')') {
       for (;;) {
@@ -268,48 +323,56 @@ class Parser {
     return fn(args, this.scope);
   }
 
-  /** `if(condition, a, b)`: only the branch taken is evaluated; the other is skipped unread. */
-  private lazyIf(): ArmValue {
-    this.expect('(');
-    const condition = truthy(this.expression());
-    this.expect(',');
-    let value: ArmValue = null;
-    if (condition) value = this.expression();
-    else this.skipArgument();
-    this.expect(',');
-    if (condition) this.skipArgument();
-    else value = this.expression();
-    this.expect(')');
-    return value;
-  }
-
-  /** `lambda('a', 'b', body)`: the names, and the body's text for later evaluation. */
-  private lambda(): ArmValue {
+  /**
+   * `lambda('a', 'b', body)`: the names are literals; the body is kept as text and evaluated per
+   * call (by a parser of its own, in a scope where `lambdaVariables('a')` is bound).
+   */
+  private lambda(): Lambda {
     this.expect('(');
     const names: string[] = [];
     for (;;) {
       this.skipSpace();
       const start = this.position;
-      this.skipArgument();
+      const literal = this.text[start] === "'" ? this.stringLiteral() : undefined;
       this.skipSpace();
-      if (this.text[this.position] === ')') {
-        const body = this.text.slice(start, this.position).trim();
+      if (literal !== undefined && this.text[this.position] === ',') {
+        names.push(literal);
         this.position++;
-        const lambda: Lambda = { lambdaParameters: names, lambdaBody: body };
-        return lambda as unknown as ArmValue;
+        continue;
       }
+      // The body: find where it ends without evaluating it (its lambda variables are unbound here).
       this.position = start;
-      names.push(this.stringLiteral());
-      this.expect(',');
+      this.skipExpression();
+      const body = this.text.slice(start, this.position);
+      this.expect(')');
+      if (names.length === 0) this.fail('a lambda without parameters');
+      return new Lambda(names, body, this.scope);
     }
   }
 
-  /** Moves past one argument (up to a top-level `,` or `)`) without evaluating it. */
-  private skipArgument(): void {
+  /** `if(condition, a, b)`: only the branch taken is evaluated; the other is skipped unread. */
+  private lazyIf(): Arg {
+    this.expect('(');
+    const condition = truthy(this.expression());
+    this.expect(',');
+    this.skipSpace();
+    let result: Arg = null;
+    if (condition) result = this.expression();
+    else this.skipExpression();
+    this.expect(',');
+    this.skipSpace();
+    if (condition) this.skipExpression();
+    else result = this.expression();
+    this.expect(')');
+    return result;
+  }
+
+  /** Moves past one expression (up to a top-level `,` or `)`), honouring strings and nesting. */
+  private skipExpression(): void {
     let depth = 0;
     for (;;) {
       const char = this.text[this.position];
-      if (char === undefined) this.fail('unterminated argument');
+      if (char === undefined) this.fail('unterminated lambda');
       if (char === "'") {
         this.stringLiteral();
         continue;
@@ -321,7 +384,8 @@ class Parser {
     }
   }
 
-  private member(value: ArmValue, key: ArmValue): ArmValue {
+  private member(value: Arg, key: Arg): ArmValue {
+    if (value instanceof Lambda) return this.fail('member of a lambda');
     if (Array.isArray(value) && typeof key === 'number') return value[key] ?? this.fail(`no index ${key}`);
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof key === 'string') {
       if (key in value) return value[key]!;
@@ -331,8 +395,6 @@ class Parser {
 
   private stringLiteral(): string {
     let result = '';
-    this.skipSpace();
-    if (this.text[this.position] !== "'") this.fail('expected a string');
     this.position++;
     for (;;) {
       const char = this.text[this.position++];

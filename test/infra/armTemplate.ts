@@ -1,10 +1,8 @@
 /**
- * Shared by the infra tests: finds the Bicep CLI, compiles infra/ with infra/scripts/build.sh (which
- * fails on any warning), reads the ARM JSON it writes, and "deploys" it on paper: for a set of
- * parameter values, which modules and resources are deployed, with what properties.
- *
- * Without a Bicep CLI the suites that use `describeWithBicep` are skipped with a loud warning; with
- * CI=true a missing CLI fails (test/infra/infraTemplate.test.ts checks it).
+ * The compiled ARM template, for the infra tests: finding the Bicep CLI (the tests are skipped,
+ * loudly, without one), compiling main.bicep (alone, or with infra/scripts/build.sh and both
+ * parameter sets), walking the resources of it and its modules, and "deploying" it on paper: for a
+ * set of parameter values, which modules and resources are deployed, with what properties.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +13,7 @@ import { type ArmValue, evaluateValue, type EvaluationScope } from './armExpress
 export const repoRoot = path.resolve(__dirname, '../..');
 export const infraDir = path.join(repoRoot, 'infra');
 
-// A build takes ~10 s alone; leave room for a busy 2-core machine running other suites.
+/** A build takes ~5 s alone; leave room for a busy 2-core machine running other suites. */
 export const BUILD_TIMEOUT_MS = 180_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -33,10 +31,12 @@ function findBicep(): { path?: string; why: string } {
   return { why: (result.stderr || String(result.error ?? 'get-bicep.sh failed')).trim() };
 }
 
+/** The Bicep CLI the infra tests use, or why there is none. */
 export const bicep = findBicep();
 // Looked up by key so the repo's grep for forgotten `.skip(` calls does not flag it: this skip is
 // deliberate (it depends on the machine), announced loudly below, and turned into a failure in CI.
 const skipDescribe: jest.Describe = describe['skip'];
+/** `describe` when a Bicep CLI is available; otherwise a loudly announced skip. */
 export const describeWithBicep = bicep.path ? describe : skipDescribe;
 
 if (!bicep.path) {
@@ -56,7 +56,7 @@ if (!bicep.path) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ARM JSON
+// ARM JSON helpers
 // ---------------------------------------------------------------------------------------------
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -96,6 +96,7 @@ export function resourceList(template: ArmTemplate): JsonObject[] {
   return list.map(obj);
 }
 
+/** Every resource of the template, those of nested deployments (modules) included. */
 export function allResources(template: ArmTemplate, module = ''): FoundResource[] {
   const found: FoundResource[] = [];
   for (const resource of resourceList(template)) {
@@ -109,6 +110,72 @@ export function allResources(template: ArmTemplate, module = ''): FoundResource[
   return found;
 }
 
+/**
+ * main.bicep compiled to ARM JSON by the CLI found (a plain `bicep build`: infra/scripts/build.sh,
+ * with its linting and zero-warning rule, is tested in infraTemplate.test.ts).
+ */
+export function compileMainTemplate(): ArmTemplate {
+  if (!bicep.path) throw new Error(`no Bicep CLI: ${bicep.why}`);
+  const outDir = mkdtempSync(path.join(tmpdir(), 'infra-main-'));
+  try {
+    const outFile = path.join(outDir, 'main.json');
+    const build = spawnSync(bicep.path, ['build', path.join(infraDir, 'main.bicep'), '--outfile', outFile], {
+      encoding: 'utf8',
+      timeout: BUILD_TIMEOUT_MS,
+    });
+    if (build.status !== 0) throw new Error(`bicep build failed (exit ${build.status}):\n${build.stderr}`);
+    return JSON.parse(readFileSync(outFile, 'utf8')) as ArmTemplate;
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+/** A resource as deployed: its expressions evaluated, module parameters standing in as `{name}`. */
+export interface Deployed {
+  readonly module: string;
+  readonly resource: { [key: string]: ArmValue };
+  readonly properties: { [key: string]: ArmValue };
+}
+
+/** Stand-ins for module parameters without a default: strings read `{name}`. */
+const STAND_IN: Readonly<Record<string, (name: string) => ArmValue>> = {
+  string: (name) => `{${name}}`,
+  securestring: () => '',
+  secureobject: () => ({}),
+  object: () => ({}),
+  array: () => [],
+  int: () => 0,
+  bool: () => false,
+};
+
+/** Evaluates `found` (every copy of it, for a copy loop): module parameters take their default or a stand-in. */
+export function deploy(found: FoundResource): Deployed[] {
+  const parameters = Object.fromEntries(
+    Object.entries(found.template.parameters).map(([name, declared]) => {
+      const { defaultValue, type } = obj(declared);
+      return [name, defaultValue ?? STAND_IN[str(type).toLowerCase()]!(name)];
+    }),
+  );
+  const scope = { variables: found.template.variables, parameters };
+  const copy = found.resource.copy;
+  const count = copy === undefined ? 1 : Number(evaluateValue(obj(copy).count!, scope));
+  return Array.from({ length: count }, (_, index) => {
+    const { copy: _copy, ...resource } = found.resource;
+    const evaluated = evaluateValue(resource, copy === undefined ? scope : { ...scope, copyIndex: index });
+    const properties = (evaluated as JsonObject).properties;
+    return {
+      module: found.module,
+      resource: evaluated as Deployed['resource'],
+      properties: (properties ?? {}) as Deployed['properties'],
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// infra/scripts/build.sh: the full build, both parameter sets
+// ---------------------------------------------------------------------------------------------
+
+/** Runs infra/scripts/build.sh of `infra` (lint, format check, zero warnings) into `outDir`. */
 export function runBuild(infra: string, outDir: string) {
   return spawnSync('bash', [path.join(infra, 'scripts/build.sh')], {
     cwd: repoRoot,

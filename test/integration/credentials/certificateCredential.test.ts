@@ -18,7 +18,7 @@ function pemBody(pem: string): string {
   return pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
 }
 
-describe('credentials (certificate): Key Vault certificate, Entra via ClientCertificateCredential', () => {
+describe('credentials (certificate): Key Vault certificate, Entra via msal-node (client certificate)', () => {
   let emulator: RunningEmulator;
   let emulatorNowMs = Date.now();
   let restoreEnv: () => void;

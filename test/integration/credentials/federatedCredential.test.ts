@@ -7,7 +7,7 @@ import type { CredentialSource } from '../../../src/credentials/credentialTypes'
 import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
 import { SecretRegistry } from '../../../src/platform/redact';
 import { createTlsFetch } from '../../../src/platform/tlsFetch';
-import { createEntraTokenClient, TOKEN_EXCHANGE_SCOPE } from '../../../src/tokens/tokenClient';
+import { createEntraTokenClient } from '../../../src/tokens/tokenClient';
 import type { Logger } from '../../../src/platform/logger';
 import { ErrorLog, configFor, useIdentityEnv } from './support';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
@@ -137,7 +137,7 @@ describe('credentials (federated): managed identity token as client assertion', 
     // MSAL calls the assertion callback more than once per request; the managed identity's own
     // token cache absorbs that. Every call must ask for the token-exchange audience only.
     expect(asked.length).toBeGreaterThan(0);
-    expect(new Set(asked)).toEqual(new Set([TOKEN_EXCHANGE_SCOPE]));
+    expect(new Set(asked)).toEqual(new Set(['api://AzureADTokenExchange/.default']));
   });
 
   it('no assertion ever appears in a log line or an error', () => {

@@ -5,6 +5,8 @@ import { createManagedIdentityCredential } from '../../../src/credentials/manage
 import { SecretRegistry } from '../../../src/platform/redact';
 import { ErrorLog, configFor, useIdentityEnv } from './support';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
+import { createEntraTokenClient } from '../../../src/tokens/tokenClient';
+import { createFederatedCredentialSource } from '../../../src/credentials/federatedCredentialSource';
 
 // Its own file: MSAL caches managed identity tokens process-wide, so these faults only show while
 // no Key Vault token has been cached in this jest worker.
@@ -46,4 +48,29 @@ describe('credentials: the managed identity failing under a Key Vault read', () 
     expect(error.upstreamError).toBe('managed_identity_unavailable');
     emulator.clearFaults();
   });
+
+  it.each([400, 403, 404])(
+    'the endpoint refusing with %d (identity not assigned, wrong AZURE_CLIENT_ID) → managed_identity_unavailable, for Key Vault and for the federated assertion',
+    async (status) => {
+      emulator.setFault({ target: 'msi', mode: 'status', status });
+      const error = await errors.expectCode(newSource(5000).current(), 'managed_identity_unavailable');
+      expect(error.upstreamStatus).toBe(status);
+      expect(error.message).toContain('AZURE_CLIENT_ID');
+
+      const config = configFor(emulator);
+      const client = createEntraTokenClient({
+        config,
+        logger: createRecordingLogger().logger,
+        tlsCaPem: emulator.caPem,
+        managedIdentity: createManagedIdentityCredential({ config, tlsCaPem: emulator.caPem }),
+      });
+      const federated = await createFederatedCredentialSource(config).current();
+      const assertion = await errors.expectCode(
+        client.acquire(federated, emulator.scopes[0]!),
+        'managed_identity_unavailable',
+      );
+      expect(assertion.upstreamStatus).toBe(status);
+      emulator.clearFaults();
+    },
+  );
 });

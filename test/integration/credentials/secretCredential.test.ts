@@ -13,7 +13,7 @@ import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 const CANARY = 'canary-broker-secret-6d2f0a1c9b';
 const CLOCK_START = Date.UTC(2026, 10, 28, 9, 0, 0);
 
-describe('credentials (secret): Key Vault via managed identity, Entra via ClientSecretCredential', () => {
+describe('credentials (secret): Key Vault via managed identity, Entra via msal-node (client secret)', () => {
   let emulator: RunningEmulator;
   let restoreEnv: () => void;
   let config: BrokerConfig;

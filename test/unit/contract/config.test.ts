@@ -114,3 +114,24 @@ describe('local.settings.sample.json', () => {
     expect(() => parseConfig(sample.Values)).not.toThrow();
   });
 });
+
+describe('ENTRA_TOKEN_EXCHANGE_AUDIENCE', () => {
+  it.each([
+    ['https://login.microsoftonline.com', 'api://AzureADTokenExchange'],
+    ['https://login.microsoftonline.us', 'api://AzureADTokenExchangeUSGov'],
+    ['https://login.partner.microsoftonline.cn', 'api://AzureADTokenExchangeChina'],
+    ['https://login.chinacloudapi.cn', 'api://AzureADTokenExchangeChina'],
+    ['https://127.0.0.1:8443', 'api://AzureADTokenExchange'],
+  ])('is derived from the authority host %s → %s', (host, audience) => {
+    expect(parseConfig({ ...valid, ENTRA_AUTHORITY_HOST: host }).tokenExchangeAudience).toBe(audience);
+  });
+
+  it('an explicit setting wins; one with /.default or spaces is refused', () => {
+    const custom = 'api://AzureADTokenExchangeUSNat';
+    expect(parseConfig({ ...valid, ENTRA_TOKEN_EXCHANGE_AUDIENCE: custom }).tokenExchangeAudience).toBe(custom);
+    expect(problemOf({ ENTRA_TOKEN_EXCHANGE_AUDIENCE: `${custom}/.default` })).toContain(
+      'ENTRA_TOKEN_EXCHANGE_AUDIENCE',
+    );
+    expect(problemOf({ ENTRA_TOKEN_EXCHANGE_AUDIENCE: 'api://a b' })).toContain('ENTRA_TOKEN_EXCHANGE_AUDIENCE');
+  });
+});

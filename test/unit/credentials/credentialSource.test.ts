@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import { createKeyVaultCredentialSource, isAzureVaultUrl } from '../../../src/credentials/credentialSource';
 import { silentLogger } from '../../support/silentLogger';
 import { SecretRegistry } from '../../../src/platform/redact';
-import { isMicrosoftAuthorityHost } from '../../../src/tokens/tokenClient';
+import { isMicrosoftAuthorityHost } from '../../../src/contract/clouds';
 import { fakeConfig } from '../../support/fakes/fakeConfig';
 
 /** An Azure vault host: the real SDK protections stay on. */

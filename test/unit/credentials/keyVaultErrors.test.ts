@@ -1,4 +1,5 @@
 import { AuthenticationError, CredentialUnavailableError } from '@azure/identity';
+import { ClientAuthError, ServerError } from '@azure/msal-node';
 import { RestError, createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { BrokerError } from '../../../src/contract/errors';
 import { classifyKeyVaultError } from '../../../src/credentials/keyVaultErrors';
@@ -7,22 +8,41 @@ const NOW = Date.UTC(2026, 10, 28, 9, 0, 0);
 const VAULT = 'https://127.0.0.1:8443';
 const CANARY = 'canary-kv-Value-91c0ffee';
 
-/** A RestError as core-client builds it from a Key Vault error answer. */
-function keyVaultError(status: number, body: unknown, headers: Record<string, string> = {}): RestError {
+interface KeyVaultErrorBody {
+  error?: { code?: string; message?: string; innererror?: KeyVaultErrorBody['error'] };
+}
+
+/**
+ * A RestError as the Key Vault SDK (4.12) builds it from an error answer: `code` from the body's
+ * `error.code`, and `details` the body deserialised (`innererror` becomes `innerError`).
+ */
+function keyVaultError(
+  status: number,
+  body: KeyVaultErrorBody | string,
+  headers: Record<string, string> = {},
+): RestError {
   const request = createPipelineRequest({
-    url: `${VAULT}/secrets/entra-client-secret?api-version=7.6`,
+    url: `${VAULT}/secrets/entra-client-secret?api-version=2025-07-01`,
     headers: createHttpHeaders({ authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig' }),
   });
-  const bodyAsText = typeof body === 'string' ? body : JSON.stringify(body);
-  const response = { status, request, headers: createHttpHeaders(headers), bodyAsText };
-  const error = new RestError(typeof body === 'string' ? body : 'Key Vault said no', {
+  const response = {
+    status,
+    request,
+    headers: createHttpHeaders(headers),
+    ...(typeof body === 'string' ? { bodyAsText: body } : {}),
+  };
+  const error = new RestError(typeof body === 'string' ? body : (body.error?.message ?? 'Key Vault said no'), {
     statusCode: status,
+    code: typeof body === 'string' ? undefined : body.error?.code,
     request,
     response,
   });
-  const parsed = (body as { error?: { code?: string } } | undefined)?.error;
-  if (parsed?.code) error.code = parsed.code;
+  if (typeof body !== 'string') error.details = { error: deserialize(body.error) };
   return error;
+}
+
+function deserialize(error: KeyVaultErrorBody['error']): unknown {
+  return error && { code: error.code, message: error.message, innerError: deserialize(error.innererror) };
 }
 
 describe('classifyKeyVaultError', () => {
@@ -115,21 +135,48 @@ describe('classifyKeyVaultError', () => {
     expect(JSON.stringify(cause)).not.toContain('eyJ');
   });
 
-  it('managed identity unavailable → keyvault_transient; refused by its endpoint (4xx) → keyvault_forbidden', () => {
-    expect(classifyKeyVaultError(new CredentialUnavailableError('no MI'), NOW, 'R')).toMatchObject({
+  it('the managed identity unreachable or failing (5xx) → keyvault_transient (managed_identity_unavailable)', () => {
+    const unreachable = new CredentialUnavailableError('ManagedIdentityCredential: Network unreachable.', {
+      cause: new ClientAuthError('network_error', 'Network request failed'),
+    });
+    expect(classifyKeyVaultError(unreachable, NOW, 'R')).toMatchObject({
       code: 'keyvault_transient',
       upstreamError: 'managed_identity_unavailable',
     });
+    const failing = new CredentialUnavailableError('ManagedIdentityCredential: Authentication failed.', {
+      cause: new ServerError('', 'c0ffee00-0000-4000-8000-000000000001', 'x', undefined, undefined, 500),
+    });
+    expect(classifyKeyVaultError(failing, NOW, 'R')).toMatchObject({ code: 'keyvault_transient', upstreamStatus: 500 });
     expect(
       classifyKeyVaultError(new AuthenticationError(500, { error: 'x', error_description: 'y' }), NOW, 'R').code,
     ).toBe('keyvault_transient');
+  });
+
+  it('the managed identity endpoint refusing (4xx: identity not assigned, wrong AZURE_CLIENT_ID) → managed_identity_unavailable naming the setting', () => {
+    // What ManagedIdentityCredential throws for App Service's {statusCode, message, correlationId}
+    // answer: the status survives only on MSAL's ServerError in `cause`.
+    const refused = new CredentialUnavailableError('ManagedIdentityCredential: Authentication failed.', {
+      cause: new ServerError('', 'c0ffee00-0000-4000-8000-000000000001', 'x', undefined, undefined, 400),
+    });
+    const classified = classifyKeyVaultError(refused, NOW, 'Reading the latest client credential');
+    expect(classified).toMatchObject({ code: 'managed_identity_unavailable', upstreamStatus: 400 });
+    expect(classified.message).toContain('AZURE_CLIENT_ID');
     expect(
       classifyKeyVaultError(
-        new AuthenticationError(400, { error: 'invalid_request', error_description: 'unknown identity' }),
+        new AuthenticationError(403, { error: 'invalid_request', error_description: 'unknown identity' }),
         NOW,
         'R',
       ).code,
-    ).toBe('keyvault_forbidden');
+    ).toBe('managed_identity_unavailable');
+  });
+
+  it('a managed identity 408 or 429 is not a refusal', () => {
+    for (const status of [408, 429]) {
+      const error = new CredentialUnavailableError('x', {
+        cause: new ServerError('', '', 'x', undefined, undefined, status),
+      });
+      expect(classifyKeyVaultError(error, NOW, 'R').code).toBe('keyvault_transient');
+    }
   });
 
   it('our own timeout passes through', () => {

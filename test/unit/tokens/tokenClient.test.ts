@@ -75,3 +75,234 @@ describe('createEntraTokenClient', () => {
     });
   });
 });
+
+/**
+ * The real msal-node ConfidentialClientApplication, over a fake `fetch` that plays Entra on a
+ * non-Microsoft authority host (as the emulator is), so every request the SDK makes is seen.
+ */
+describe('createEntraTokenClient over msal-node', () => {
+  const HOST = 'https://login.example.test';
+  const config = fakeConfig({ ENTRA_AUTHORITY_HOST: HOST });
+  const TOKEN_URL = `${HOST}/${config.tenantId}/oauth2/v2.0/token`;
+  const secret = {
+    kind: 'secret' as const,
+    secret: 'not-a-real-secret',
+    properties: fakeProperties({ name: 'x', kind: 'secret', version: 'v1' }),
+  };
+
+  interface Seen {
+    url: string;
+    method: string;
+    body: string;
+    headers: Headers;
+    signal: AbortSignal | undefined;
+  }
+  type Answer = Response | Promise<Response> | (() => Promise<Response>);
+
+  /** Serves the tenant's OpenID metadata, and `answers` (one per token POST, in order). */
+  function fakeEntra(...answers: Answer[]): { fetch: typeof fetch; seen: Seen[]; posts: () => Seen[] } {
+    const seen: Seen[] = [];
+    const fake = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const url = input instanceof Request ? input.url : input.toString();
+      seen.push({
+        url,
+        method: init?.method ?? 'GET',
+        body: typeof init?.body === 'string' ? init.body : '',
+        headers: new Headers(init?.headers),
+        signal: init?.signal ?? undefined,
+      });
+      if (url.includes('/.well-known/openid-configuration')) {
+        return Response.json({
+          issuer: `${HOST}/${config.tenantId}/v2.0`,
+          authorization_endpoint: `${HOST}/${config.tenantId}/oauth2/v2.0/authorize`,
+          token_endpoint: TOKEN_URL,
+          jwks_uri: `${HOST}/${config.tenantId}/discovery/v2.0/keys`,
+        });
+      }
+      const next = answers.shift();
+      if (next === undefined) throw new Error('no answer left');
+      return typeof next === 'function' ? next() : next;
+    };
+    return { fetch: fake, seen, posts: () => seen.filter((s) => s.method === 'POST') };
+  }
+
+  const ok = (): Response => Response.json({ token_type: 'Bearer', access_token: 'eyJ.a.b', expires_in: 3599 });
+
+  it('sends the client credentials grant with our correlation ID and returns the token', async () => {
+    const entra = fakeEntra(ok());
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+    const token = await client.acquire(secret, FAKE_SCOPE_A);
+    expect(token.accessToken).toBe('eyJ.a.b');
+    const [post] = entra.posts();
+    expect(post?.url.startsWith(TOKEN_URL)).toBe(true);
+    const form = new URLSearchParams(post?.body);
+    expect(form.get('grant_type')).toBe('client_credentials');
+    expect(form.get('scope')).toBe(FAKE_SCOPE_A);
+    expect(form.get('client_secret')).toBe('not-a-real-secret');
+    expect(post?.headers.get('client-request-id') ?? form.get('client-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('every acquisition goes to Entra (MSAL cache skipped); the metadata is read once per credential', async () => {
+    const entra = fakeEntra(ok(), ok());
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+    await client.acquire(secret, FAKE_SCOPE_A);
+    await client.acquire(secret, FAKE_SCOPE_A);
+    expect(entra.posts()).toHaveLength(2);
+    expect(entra.seen.filter((s) => s.method === 'GET')).toHaveLength(1);
+  });
+
+  it('a 429 with a plain-text body → entra_throttled with its Retry-After, and the next request still goes out', async () => {
+    const throttled = new Response('Too many requests', { status: 429, headers: { 'retry-after': '7' } });
+    const entra = fakeEntra(throttled, ok());
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).rejects.toMatchObject({
+      code: 'entra_throttled',
+      upstreamStatus: 429,
+      retryAfterSeconds: 7,
+    });
+    // MSAL never saw the 429, so it does not refuse this scope locally for 60 s.
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).resolves.toMatchObject({ accessToken: 'eyJ.a.b' });
+  });
+
+  it('401 invalid_client AADSTS7000215 → entra_credential_rejected; 700213 → entra_configuration', async () => {
+    const answer = (aadsts: number): Response =>
+      Response.json(
+        { error: 'invalid_client', error_description: `AADSTS${aadsts}: x`, error_codes: [aadsts] },
+        { status: 401 },
+      );
+    const entra = fakeEntra(answer(7000215), answer(700213));
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).rejects.toMatchObject({
+      code: 'entra_credential_rejected',
+      aadsts: 7000215,
+    });
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).rejects.toMatchObject({
+      code: 'entra_configuration',
+      aadsts: 700213,
+    });
+  });
+
+  it('a 200 with HTML or a bad expires_in → entra_malformed_response', async () => {
+    const html = new Response('<html>sign in</html>', { status: 200, headers: { 'content-type': 'text/html' } });
+    const badExpiry = Response.json({ token_type: 'Bearer', access_token: 'eyJ.a.b', expires_in: 'soon' });
+    const entra = fakeEntra(html, badExpiry);
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).rejects.toMatchObject({ code: 'entra_malformed_response' });
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).rejects.toMatchObject({ code: 'entra_malformed_response' });
+  });
+
+  it('a refused connection → entra_transient naming the code', async () => {
+    const refused = (): Promise<Response> =>
+      Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) }));
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: fakeEntra(refused).fetch });
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).rejects.toMatchObject({
+      code: 'entra_transient',
+      upstreamError: 'ECONNREFUSED',
+    });
+  });
+
+  it('a reset of a kept-alive socket is tried once more (metadata read and token request), other failures are not', async () => {
+    const reset = (): Promise<Response> =>
+      Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }));
+    const entra = fakeEntra(reset, ok());
+    let gets = 0;
+    const flakyMetadata = ((input: string | URL | Request, init?: RequestInit) => {
+      if ((init?.method ?? 'GET') === 'GET' && (gets += 1) === 1) return reset();
+      return entra.fetch(input, init);
+    }) as typeof fetch;
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: flakyMetadata });
+    await expect(client.acquire(secret, FAKE_SCOPE_A)).resolves.toMatchObject({ accessToken: 'eyJ.a.b' });
+    expect(gets).toBe(2);
+    expect(entra.posts()).toHaveLength(2);
+  });
+
+  it('a hung token request → entra_timeout, and its request is really aborted', async () => {
+    const hung = (): Promise<Response> => new Promise<Response>(() => undefined);
+    const entra = fakeEntra(hung);
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+    await expect(client.acquire(secret, FAKE_SCOPE_A, { timeoutMs: 200 })).rejects.toMatchObject({
+      code: 'entra_timeout',
+    });
+    expect(entra.posts()[0]?.signal?.aborted).toBe(true);
+  });
+
+  it('a token request MSAL sends after our deadline goes out already aborted', async () => {
+    let releaseMetadata: () => void = () => undefined;
+    const metadataHeld = new Promise<void>((resolve) => (releaseMetadata = resolve));
+    let postSignal: (signal: AbortSignal | undefined) => void = () => undefined;
+    const posted = new Promise<AbortSignal | undefined>((resolve) => (postSignal = resolve));
+    const entra = fakeEntra(ok());
+    const slowMetadata = (async (input: string | URL | Request, init?: RequestInit) => {
+      if ((init?.method ?? 'GET') === 'GET') await metadataHeld;
+      else postSignal(init?.signal ?? undefined);
+      return entra.fetch(input, init);
+    }) as typeof fetch;
+    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: slowMetadata });
+    await expect(client.acquire(secret, FAKE_SCOPE_A, { timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'entra_timeout',
+    });
+    releaseMetadata();
+    expect((await posted)?.aborted).toBe(true);
+  });
+
+  it('unavailable OpenID metadata: 400 → entra_configuration, 503 → entra_transient', async () => {
+    for (const [status, code] of [
+      [400, 'entra_configuration'],
+      [503, 'entra_transient'],
+    ] as const) {
+      const fake = (async () => new Response('no', { status })) as typeof fetch;
+      const client = createEntraTokenClient({ config, logger: silentLogger, fetch: fake });
+      await expect(client.acquire(secret, FAKE_SCOPE_A)).rejects.toMatchObject({ code, upstreamStatus: status });
+    }
+  });
+
+  describe('federated', () => {
+    const federated = {
+      kind: 'federated' as const,
+      properties: fakeProperties({ name: 'x', kind: 'federated', version: 'federated' }),
+    };
+
+    it('presents the managed identity token for the derived audience as the client assertion', async () => {
+      const usGov = fakeConfig({ ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.us' });
+      expect(usGov.tokenExchangeAudience).toBe('api://AzureADTokenExchangeUSGov');
+      const asked: string[] = [];
+      const managedIdentity = {
+        getToken: (scopes: string | string[]) => {
+          asked.push(...(Array.isArray(scopes) ? scopes : [scopes]));
+          return Promise.resolve({ token: 'mi.assertion.jwt', expiresOnTimestamp: Date.now() + 600_000 });
+        },
+      };
+      const entra = fakeEntra(ok());
+      const client = createEntraTokenClient({
+        config: { ...config, tokenExchangeAudience: usGov.tokenExchangeAudience },
+        logger: silentLogger,
+        fetch: entra.fetch,
+        managedIdentity,
+      });
+      await client.acquire(federated, FAKE_SCOPE_A);
+      expect(new Set(asked)).toEqual(new Set(['api://AzureADTokenExchangeUSGov/.default']));
+      const form = new URLSearchParams(entra.posts()[0]?.body);
+      expect(form.get('client_assertion')).toBe('mi.assertion.jwt');
+      expect(form.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    });
+
+    it('the managed identity endpoint refusing → managed_identity_unavailable, and Entra is not asked', async () => {
+      const refused = Object.assign(new Error('ManagedIdentityCredential: Authentication failed.'), {
+        name: 'CredentialUnavailableError',
+        cause: { name: 'ServerError', status: 400 },
+      });
+      const entra = fakeEntra();
+      const client = createEntraTokenClient({
+        config,
+        logger: silentLogger,
+        fetch: entra.fetch,
+        managedIdentity: { getToken: () => Promise.reject(refused) },
+      });
+      await expect(client.acquire(federated, FAKE_SCOPE_A)).rejects.toMatchObject({
+        code: 'managed_identity_unavailable',
+        upstreamStatus: 400,
+      });
+      expect(entra.posts()).toHaveLength(0);
+    });
+  });
+});
