@@ -95,8 +95,10 @@ const devTools = [
   ['dev/emulator/main.ts', 'dist/dev/emulator.js'],
   ['dev/host/main.ts', 'dist/dev/host.js'],
   ['dev/demo.ts', 'dist/dev/demo.js'],
+  ['dev/package.ts', 'dist/dev/package.js'],
   ['bench/bench.ts', 'dist/bench/bench.js'],
   ['bench/handler.ts', 'dist/bench/handler.js'],
+  ['bench/funcLatency.ts', 'dist/bench/funcLatency.js'],
   ['bench/client.ts', 'dist/bench/client.js'],
 ];
 

@@ -24,10 +24,33 @@ export interface SpawnOptions {
  * children exit when it closes, so they cannot outlive a parent that died without cleaning up.
  */
 export function spawnNode(name: string, script: string, args: readonly string[], options: SpawnOptions): ManagedChild {
-  const child = spawn(process.execPath, [script, ...args], {
+  return spawnManaged(name, process.execPath, [script, ...args], options, true);
+}
+
+/**
+ * Starts a program that is not one of ours (`func`, Azurite) with piped output and no IPC channel:
+ * it stops when told (`stop`), or with the terminal's process group on Ctrl-C.
+ */
+export function spawnProgram(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): ManagedChild {
+  return spawnManaged(name, command, args, options, false);
+}
+
+function spawnManaged(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+  ipc: boolean,
+): ManagedChild {
+  const child = spawn(command, args, {
     env: options.env,
     cwd: options.cwd,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

@@ -1,9 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+/** Which host serves the broker: the real Azure Functions host (`func start`) or dev/host. */
+export type BrokerHostKind = 'func' | 'dev-host';
+
 /** `.local/stack.json` — documented in docs/development.md, field for field. */
 export interface StackFile {
-  broker: { url: string };
+  broker: { url: string; host: BrokerHostKind };
   entra: { authorityHost: string; tenantId: string; tokenEndpoint: string; jwksUri: string };
   keyVault: { url: string; credentialName: string };
   caCertFile: string;
@@ -107,8 +110,11 @@ export function stackFileProblems(value: unknown): string[] {
     'stack',
   );
   const { broker, entra, keyVault, scopes, callers, thirdPartyApi, control } = value;
-  if (isObject(broker)) str(broker.url, 'broker.url', url('http:'), 'an http://127.0.0.1 URL');
-  else problems.push('broker must be an object');
+  if (isObject(broker)) {
+    exactKeys(broker, ['url', 'host'], 'broker');
+    str(broker.url, 'broker.url', url('http:'), 'an http://127.0.0.1 URL');
+    str(broker.host, 'broker.host', (s) => s === 'func' || s === 'dev-host', '"func" or "dev-host"');
+  } else problems.push('broker must be an object');
   if (isObject(entra)) {
     exactKeys(entra, ['authorityHost', 'tenantId', 'tokenEndpoint', 'jwksUri'], 'entra');
     str(entra.authorityHost, 'entra.authorityHost', url('https:'), 'an https://127.0.0.1 URL');

@@ -1,6 +1,6 @@
 import { BROKER_SETTING_NAMES } from '../src/contract/config';
 import type { EmulatorProcessInfo } from './emulatorProcess';
-import type { StackCaller, StackFile } from './stackFile';
+import type { BrokerHostKind, StackCaller, StackFile } from './stackFile';
 
 /** The settings a broker is configured by (and that `npm start`'s environment may override). */
 export { BROKER_SETTING_NAMES } from '../src/contract/config';
@@ -55,6 +55,7 @@ export function buildStackFile(
   brokerEnv: Readonly<Record<string, string>>,
   brokerUrl: string,
   caCertFile: string,
+  host: BrokerHostKind,
 ): StackFile {
   const callers: StackCaller[] = info.callers.map((caller) => ({
     name: caller.name,
@@ -68,7 +69,7 @@ export function buildStackFile(
     .map((s) => s.trim())
     .filter((s) => s !== '');
   return {
-    broker: { url: brokerUrl },
+    broker: { url: brokerUrl, host },
     entra: {
       authorityHost: info.authorityHost,
       tenantId: info.tenantId,

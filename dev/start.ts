@@ -1,24 +1,29 @@
 /**
- * `npm start`: the whole local stack on 127.0.0.1 — the emulator in one process, the broker (the
- * bundled app in the local function host) in another, configured only through broker settings.
- * Writes `<state>/stack.json` once everything answers, prints what to run next, passes both
- * processes' output through, and stops them all on Ctrl-C / SIGTERM or when either dies.
+ * `npm start [-- --dev-host]`: the whole local stack on 127.0.0.1 — the emulator in one process, the
+ * broker (the bundled app) in another, configured only through the broker's settings. The broker
+ * runs on the real Azure Functions host (`func start`, with Azurite for AzureWebJobsStorage) when a
+ * `func` is found (FUNC, PATH, ../shared/tools/functions-host; see funcHost.ts), else — or with
+ * `--dev-host` — on dev/host, the local look-alike. Writes `<state>/stack.json` once everything
+ * answers, prints what to run next, passes the processes' output through, and stops them all on
+ * Ctrl-C / SIGTERM or when any dies.
  *
  * Environment: PORT (broker, default 7071; 0 = any free port), EMULATOR_PORT and
  * EMULATOR_THIRD_PARTY_PORT (default: free ports), BROKER_STATE_DIR (default `.local/`), BROKER_APP
- * (default `dist/app/index.js`), and any broker setting, which overrides the stack's default for
- * the broker.
+ * (default `dist/app/index.js`), FUNC (the `func` to run), and any broker setting, which overrides
+ * the stack's default for the broker.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type ManagedChild, spawnNode, waitForMessage } from './childProcess';
-import { asEmulatorReady } from './emulatorProcess';
+import { asEmulatorReady, type EmulatorProcessInfo } from './emulatorProcess';
+import { findFunc, type FuncLocation, startFuncHost } from './funcHost';
 import { localFetch } from './localFetch';
 import { findFreePort, isPortFree } from './ports';
 import {
   displayPath,
   removeStackFile,
   repoRoot,
+  type BrokerHostKind,
   type StackFile,
   stackFilePath,
   stateDir,
@@ -45,7 +50,7 @@ async function shutdown(exitCode: number): Promise<never> {
     if (children.some((child) => !child.hasExited())) say('npm start: stopping the stack…');
     removeStackFile(stackFilePath(stateDir()));
     // Broker first: it depends on the emulator, not the other way round.
-    for (const child of [...children].reverse()) await child.stop();
+    for (const child of [...children].reverse()) await child.stop(15_000);
   }
   process.exit(exitCode);
 }
@@ -94,21 +99,33 @@ async function waitForHealth(url: string, broker: ManagedChild): Promise<number>
   );
 }
 
-function printNextSteps(stack: StackFile, pids: { emulator: number; broker: number }): void {
+const HOST_NOTES: Readonly<Record<BrokerHostKind, readonly string[]>> = {
+  func: [
+    ' The real Azure Functions host (func start): host.json applies, function keys are checked for',
+    ' non-anonymous routes; no Easy Auth. It does not pick up rebuilt files: restart after npm run build.',
+  ],
+  'dev-host': [
+    ' The local function host is NOT the Azure Functions host: no function keys, no Easy Auth,',
+    ' every function is anonymous at the host level (the broker checks caller tokens itself).',
+  ],
+};
+
+function printNextSteps(stack: StackFile, pids: { emulator: number; broker: number; azurite?: number }): void {
   const allowed = stack.callers.find((c) => c.allowedScopes.includes(stack.scopes[0] as string)) ?? stack.callers[0]!;
   const denied = stack.callers.find((c) => c.allowedScopes.length === 0);
   const file = displayPath(stackFilePath(stateDir()));
   say('');
   say('================================================================================');
   say(' entra-token-broker local stack is up (127.0.0.1 only, nothing leaves this machine)');
-  say(`   broker (local function host)  ${stack.broker.url}/api/token   ${stack.broker.url}/api/health`);
+  const hostName = stack.broker.host === 'func' ? 'broker (func start)         ' : 'broker (local function host)';
+  say(`   ${hostName}  ${stack.broker.url}/api/token   ${stack.broker.url}/api/health`);
   say(`   emulated Entra / Key Vault    ${stack.entra.authorityHost}  (tenant ${stack.entra.tenantId})`);
   say(`   third-party API stand-in      ${stack.thirdPartyApi.url}`);
   say(`   emulator control              ${stack.control.url}`);
   say(`   CA certificate                ${stack.caCertFile}      stack description: ${file}`);
-  say(`   processes                     emulator pid ${pids.emulator}, broker pid ${pids.broker}`);
-  say(' The local function host is NOT the Azure Functions host: no function keys, no Easy Auth,');
-  say(' every function is anonymous at the host level (the broker checks caller tokens itself).');
+  const azurite = pids.azurite === undefined ? '' : `, azurite pid ${pids.azurite}`;
+  say(`   processes                     emulator pid ${pids.emulator}, broker pid ${pids.broker}${azurite}`);
+  for (const line of HOST_NOTES[stack.broker.host]) say(line);
   say('');
   const index = stack.callers.indexOf(allowed);
   const fileRef = path.isAbsolute(file) ? file : `./${file}`;
@@ -135,9 +152,19 @@ function printNextSteps(stack: StackFile, pids: { emulator: number; broker: numb
 async function main(): Promise<void> {
   const root = repoRoot();
   const dist = path.join(root, 'dist');
+  const args = process.argv.slice(2);
+  const unknown = args.filter((arg) => arg !== '--dev-host');
+  if (unknown.length > 0) return void (await failStart(`unknown argument ${unknown.join(' ')} (only --dev-host)`));
+  let func: FuncLocation | undefined;
+  try {
+    func = args.includes('--dev-host') ? undefined : findFunc(process.env, root);
+  } catch (error) {
+    return void (await failStart((error as Error).message));
+  }
   // BROKER_APP: another bundled function app (the host's own tests use a fixture); default the broker.
   const appPath = process.env.BROKER_APP ? path.resolve(process.env.BROKER_APP) : path.join(dist, 'app', 'index.js');
-  for (const file of [appPath, path.join(dist, 'dev', 'host.js'), path.join(dist, 'dev', 'emulator.js')]) {
+  const hostScript = path.join(dist, 'dev', 'host.js');
+  for (const file of [appPath, path.join(dist, 'dev', 'emulator.js'), ...(func ? [] : [hostScript])]) {
     if (!existsSync(file))
       return void (await failStart(`${displayPath(file)} is missing; run \`npm run build\` (npm start does).`));
   }
@@ -155,6 +182,12 @@ async function main(): Promise<void> {
   removeStackFile(stackFilePath(dir));
   process.on('SIGINT', () => void shutdown(130));
   process.on('SIGTERM', () => void shutdown(143));
+  say(
+    func
+      ? `npm start: serving the broker on the Azure Functions host: ${func.path} start (found by ${func.source})`
+      : `npm start: serving the broker on dev/host, the local look-alike of the Functions host ` +
+          `(${args.includes('--dev-host') ? '--dev-host' : 'no func on FUNC, PATH or ../shared/tools/functions-host'})`,
+  );
 
   // The emulator must hold the credential kind the broker will ask for.
   const emulatorEnv: NodeJS.ProcessEnv = {
@@ -173,7 +206,7 @@ async function main(): Promise<void> {
   children.push(emulator);
   watchForDeath(emulator);
 
-  let info;
+  let info: EmulatorProcessInfo;
   try {
     info = await waitForMessage(emulator, asEmulatorReady, READY_TIMEOUT_MS);
   } catch (error) {
@@ -181,30 +214,73 @@ async function main(): Promise<void> {
   }
 
   const env = brokerEnvironment(info.brokerSettings, process.env, { caCertPath: info.caCertPath, port });
-  const broker = spawnNode('broker', path.join(dist, 'dev', 'host.js'), [appPath], {
-    env,
-    cwd: root,
-    onLine: passThrough(undefined),
-  });
-  children.push(broker);
-  watchForDeath(broker);
-
-  let brokerUrl: string;
+  let started: { url: string; health: number; broker: ManagedChild; azurite?: ManagedChild };
   try {
-    brokerUrl = await waitForMessage(
-      broker,
-      (m) => ((m as { event?: string })?.event === 'listening' ? String((m as { url: string }).url) : undefined),
-      READY_TIMEOUT_MS,
-    );
-    const health = await waitForHealth(brokerUrl, broker);
-    if (health !== 200) say(`npm start: warning: /api/health answers ${health}; see the broker's log lines above.`);
+    started = func ? await startOnFunc(func, appPath, env, port, dir) : await startOnDevHost(hostScript, appPath, env);
   } catch (error) {
     return void (await failStart((error as Error).message));
   }
+  if (started.health !== 200) {
+    say(`npm start: warning: /api/health answers ${started.health}; see the broker's log lines above.`);
+  }
 
-  const stack = buildStackFile(info, env, brokerUrl, displayPath(info.caCertPath));
+  const stack = buildStackFile(info, env, started.url, displayPath(info.caCertPath), func ? 'func' : 'dev-host');
   writeStackFile(stack, stackFilePath(dir));
-  printNextSteps(stack, { emulator: emulator.pid, broker: broker.pid });
+  printNextSteps(stack, { emulator: emulator.pid, broker: started.broker.pid, azurite: started.azurite?.pid });
+}
+
+async function startOnDevHost(
+  hostScript: string,
+  appPath: string,
+  env: Record<string, string>,
+): Promise<{ url: string; health: number; broker: ManagedChild }> {
+  const broker = spawnNode('broker', hostScript, [appPath], { env, cwd: repoRoot(), onLine: passThrough(undefined) });
+  children.push(broker);
+  watchForDeath(broker);
+  const url = await waitForMessage(
+    broker,
+    (m) => ((m as { event?: string })?.event === 'listening' ? String((m as { url: string }).url) : undefined),
+    READY_TIMEOUT_MS,
+  );
+  return { url, health: await waitForHealth(url, broker), broker };
+}
+
+/**
+ * The broker on `func start`: the app folder is staged in the state directory with the stack's
+ * settings in its own local.settings.json (the repository's, if any, is never touched). The host's
+ * records go to stdout; the broker's JSON lines among them exactly as the broker wrote them.
+ */
+async function startOnFunc(
+  func: FuncLocation,
+  appPath: string,
+  env: Record<string, string>,
+  port: number,
+  dir: string,
+): Promise<{ url: string; health: number; broker: ManagedChild; azurite?: ManagedChild }> {
+  const settings = { ...env };
+  delete settings.PORT;
+  const host = await startFuncHost({
+    func,
+    root: repoRoot(),
+    appFile: appPath,
+    stageDir: path.join(dir, 'func-app'),
+    settings,
+    port,
+    readyTimeoutMs: READY_TIMEOUT_MS * 2,
+    onRecord: (line) => say(line.json ? line.text : `[func] ${line.text}`),
+    // Azurite's start-up chatter (ports, memory limit) says nothing a user needs; anything else shows.
+    onAzuriteLine: (line) => {
+      if (
+        !/In-memory extent storage|service is (starting|successfully listening|closing|successfully closed)/.test(line)
+      )
+        say(`[azurite] ${line}`);
+    },
+    onSpawn: (child) => {
+      children.push(child);
+      watchForDeath(child);
+    },
+  });
+  return { url: host.url, health: host.healthStatus, broker: host.func, azurite: host.azurite };
 }
 
 /** A child that dies on its own takes the stack down, with a non-zero exit. */

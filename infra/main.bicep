@@ -132,9 +132,8 @@ param adminPrincipalId string = ''
 ])
 param adminPrincipalType string = 'User'
 
-@description('Node.js major version of the Functions runtime.')
+@description('Node.js major version of the Functions runtime: supported versions only (Node.js 20 reached end of life in April 2026).')
 @allowed([
-  '20'
   '22'
 ])
 param nodeVersion string = '22'

@@ -1,6 +1,6 @@
 import type { app as functionsApp } from '@azure/functions';
 import type { Broker } from './broker';
-import { createHttpFunction } from './functions/httpFunction';
+import { type CoreHttpHandler, createHttpFunction } from './functions/httpFunction';
 import { createWarmupFunction } from './functions/warmup';
 
 /**
@@ -15,22 +15,33 @@ export const ROUTED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 
  * in front of the broker") covers adding a function key, Easy Auth or network restrictions.
  */
 export function registerFunctions(app: typeof functionsApp, broker: Broker): void {
-  app.http('token', {
-    route: 'token',
-    methods: [...ROUTED_METHODS],
-    authLevel: 'anonymous',
-    handler: createHttpFunction(broker.handleTokenRequest),
-  });
-  app.http('health', {
-    route: 'health',
-    methods: [...ROUTED_METHODS],
-    authLevel: 'anonymous',
-    handler: createHttpFunction(broker.handleHealth),
-  });
+  registerHttpFunctions(app, { token: broker.handleTokenRequest, health: broker.handleHealth });
   app.timer('warmup', {
     schedule: broker.config.warmupSchedule,
     runOnStartup: false,
     useMonitor: true,
     handler: createWarmupFunction(broker.runWarmup, broker.logger),
+  });
+}
+
+/**
+ * The HTTP functions alone, with the given handlers: the broker's, or those of a broker that cannot
+ * run (src/http/unavailableHandlers.ts), so a bad setting never leaves the app with no functions.
+ */
+export function registerHttpFunctions(
+  app: typeof functionsApp,
+  handlers: { readonly token: CoreHttpHandler; readonly health: CoreHttpHandler },
+): void {
+  app.http('token', {
+    route: 'token',
+    methods: [...ROUTED_METHODS],
+    authLevel: 'anonymous',
+    handler: createHttpFunction(handlers.token),
+  });
+  app.http('health', {
+    route: 'health',
+    methods: [...ROUTED_METHODS],
+    authLevel: 'anonymous',
+    handler: createHttpFunction(handlers.health),
   });
 }

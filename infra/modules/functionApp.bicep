@@ -48,7 +48,6 @@ param appInsightsConnectionString string
 
 @description('Node.js major version (Azure Functions runtime stack).')
 @allowed([
-  '20'
   '22'
 ])
 param nodeVersion string

@@ -65,7 +65,8 @@ export const CREDENTIAL_FAILURE_MEMORY_MS = 30_000;
 /** Key Vault refusals (403, 404, disabled, unusable value) are not re-read for this long. */
 export const KEY_VAULT_FAILURE_MEMORY_MS = 30_000;
 
-const UNAVAILABLE_HTTP: HttpErrorSpec = {
+/** What a caller sees when no token can be had, whatever the cause (also a broker whose settings do not parse). */
+export const UNAVAILABLE_HTTP: HttpErrorSpec = {
   status: 503,
   error: 'temporarily_unavailable',
   description: 'No token can be obtained right now; try again later.',

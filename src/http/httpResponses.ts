@@ -4,9 +4,10 @@ import {
   type HttpErrorSpec,
   type OAuthErrorCode,
   SERVER_ERROR_DESCRIPTION,
+  UNAVAILABLE_HTTP,
 } from '../contract/errors';
 import { describeError, type Logger } from '../platform/logger';
-import { boundedRetryAfterSeconds } from '../contract/retryAfter';
+import { boundedRetryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS } from '../contract/retryAfter';
 import type { CoreHttpResponse } from './httpTypes';
 
 /** What a failure looks like on the wire. `headers` never holds caller input. */
@@ -103,6 +104,18 @@ export function jsonResponse(
 export function errorResponse(error: unknown, options: ToHttpErrorOptions = {}): CoreHttpResponse {
   const mapped = toHttpError(error, options);
   return jsonResponse(mapped.status, { error: mapped.error, error_description: mapped.description }, mapped.headers);
+}
+
+/**
+ * 503 `temporarily_unavailable` with the fixed description (never the reason) and `Retry-After`:
+ * what a caller gets when no token can be had, whatever the cause.
+ */
+export function unavailableResponse(retryAfterSeconds: number = DEFAULT_RETRY_AFTER_SECONDS): CoreHttpResponse {
+  return jsonResponse(
+    UNAVAILABLE_HTTP.status,
+    { error: UNAVAILABLE_HTTP.error, error_description: UNAVAILABLE_HTTP.description },
+    { 'Retry-After': String(boundedRetryAfterSeconds(retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS)) },
+  );
 }
 
 /** Last resort when building a response itself failed; a constant, so it cannot fail in turn. */

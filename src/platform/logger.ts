@@ -68,7 +68,11 @@ function flushPendingLines(): void {
 
 function ignoreStdoutError(): void {}
 
-const defaultSink: LogSink = (line, level) => {
+/**
+ * The process's own output: what the Functions host records as process-level lines (category
+ * `Host.Function.Console`, level read from the text), not tied to any invocation.
+ */
+export const processLogSink: LogSink = (line, level) => {
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);
   else {
@@ -85,7 +89,7 @@ const defaultSink: LogSink = (line, level) => {
 };
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const sink = options.sink ?? defaultSink;
+  const sink = options.sink ?? processLogSink;
   const clock = options.clock ?? systemClock;
   const minLevel = LEVEL_ORDER[options.minLevel ?? 'info'];
   const secrets = options.secrets;

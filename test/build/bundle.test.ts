@@ -148,11 +148,15 @@ describe('deployable build (npm run build)', () => {
     );
   });
 
-  it('refuses to load with a broken configuration, naming the setting', () => {
+  it('with a broken configuration, registers only token and health (they answer 503) and names the setting', () => {
     const { ENTRA_TENANT_ID: _omitted, ...broken } = settings;
     const result = spawnSync(process.execPath, [hostScript, bundle, '--list'], { env: broken, encoding: 'utf8' });
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain('ENTRA_TENANT_ID');
+    expect(result.status).toBe(0);
+    const listed = JSON.parse(result.stdout.trim().split('\n').pop()!) as { name: string }[];
+    expect(listed.map((f) => f.name)).toEqual(['token', 'health']);
+    const line = result.stderr.split('\n').find((l) => l.includes('"event":"ConfigurationInvalid"'));
+    expect(line).toContain('"level":"error"');
+    expect(line).toContain('ENTRA_TENANT_ID');
   });
 });
 

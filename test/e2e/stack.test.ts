@@ -6,9 +6,10 @@ import { localFetch } from '../../dev/localFetch';
 import { type StackFile, stackFileProblems } from '../../dev/stackFile';
 import { isAlive, killStack, root, type Started, startStack, waitFor } from './support';
 
-// Starts the stack exactly as `npm start` does (node dist/dev/start.js after the build), in a state
-// directory of its own (BROKER_STATE_DIR) and on free ports, so a developer's running stack is untouched.
-describe('npm start: the local stack end to end', () => {
+// Starts the stack exactly as `npm start -- --dev-host` does (node dist/dev/start.js after the build), in
+// a state directory of its own (BROKER_STATE_DIR) and on free ports, so a developer's running stack is
+// untouched. The same stack on the real Functions runtime: funcRuntime.test.ts.
+describe('npm start --dev-host: the local stack end to end', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-e2e-'));
   let start: Started | undefined;
   /** When stack.json was first seen: the first secret version was created before it. */
@@ -17,7 +18,7 @@ describe('npm start: the local stack end to end', () => {
 
   beforeAll(async () => {
     // A broker setting in npm start's environment reaches the broker: a fast warm-up timer.
-    const started = await startStack(dir, { WARMUP_SCHEDULE: '*/2 * * * * *' });
+    const started = await startStack(dir, { WARMUP_SCHEDULE: '*/2 * * * * *' }, ['--dev-host']);
     start = started.start;
     stack = started.stack;
     expect(stack.broker.url).toBe(`http://127.0.0.1:${started.port}`);
@@ -30,6 +31,8 @@ describe('npm start: the local stack end to end', () => {
 
   it('writes stack.json in the documented shape (docs/development.md), with the CA it points to', () => {
     expect(stackFileProblems(stack)).toEqual([]);
+    expect(stack.broker.host).toBe('dev-host');
+    expect(output()).toContain('npm start: serving the broker on dev/host');
     expect(readFileSync(path.resolve(root, stack.caCertFile), 'utf8')).toContain('BEGIN CERTIFICATE');
   });
 

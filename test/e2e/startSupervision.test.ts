@@ -33,12 +33,10 @@ describe('npm start supervision', () => {
 
   it('stops the emulator and exits non-zero when the broker dies, leaving no process behind', async () => {
     const state = path.join(dir, 'state-a');
-    const started = runStart({
-      BROKER_APP: fixtureApp,
-      BROKER_STATE_DIR: state,
-      PORT: '0',
-      FIXTURE_TIMER_SCHEDULE: '0 0 0 1 1 *',
-    });
+    const started = runStart(
+      { BROKER_APP: fixtureApp, BROKER_STATE_DIR: state, PORT: '0', FIXTURE_TIMER_SCHEDULE: '0 0 0 1 1 *' },
+      ['--dev-host'],
+    );
     running.push(started);
     const pids = await waitFor(
       'the banner with the process IDs',
@@ -60,11 +58,10 @@ describe('npm start supervision', () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     try {
-      const started = runStart({
-        BROKER_APP: fixtureApp,
-        BROKER_STATE_DIR: path.join(dir, 'state-b'),
-        PORT: String(port),
-      });
+      const started = runStart(
+        { BROKER_APP: fixtureApp, BROKER_STATE_DIR: path.join(dir, 'state-b'), PORT: String(port) },
+        ['--dev-host'],
+      );
       running.push(started);
       expect(await started.exited).toBe(1);
       expect(started.output()).toContain(`port ${port} on 127.0.0.1 is already in use`);

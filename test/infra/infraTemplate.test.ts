@@ -5,7 +5,7 @@
  * Without a Bicep CLI these tests are skipped with a loud warning; with CI=true a missing CLI fails.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/contract/config';
@@ -236,6 +236,8 @@ describeWithBicep('infra: compiled ARM template ', () => {
       expect(runtime.name).toBe('node');
       expect(runtime.version).toBe("[parameters('nodeVersion')]");
       expect(obj(main.parameters.nodeVersion).defaultValue).toBe('22');
+      // Supported Node.js versions only: 20 reached end of life in April 2026.
+      expect(obj(main.parameters.nodeVersion).allowedValues).toEqual(['22']);
     });
 
     test('is HTTPS only, TLS 1.2, FTP off, basic publishing credentials off', () => {
@@ -519,12 +521,17 @@ describeWithBicep('infra: compiled ARM template ', () => {
       }
     });
 
-    test('azure.yaml deploys this folder as the broker Function App', () => {
+    test('azure.yaml deploys the package (npm run package) as the broker Function App, without a remote build', () => {
       const yaml = readFileSync(path.join(repoRoot, 'azure.yaml'), 'utf8');
       const service = /\n {2}broker:\n((?: {4}.*\n)+)/.exec(yaml)?.[1] ?? '';
       expect(service).toMatch(/^ {4}host: function$/m);
       expect(service).toMatch(/^ {4}language: js$/m);
       expect(service).toMatch(/^ {4}project: \.$/m);
+      // azd runs `npm run package` itself and uploads dist/package as it is; nothing is built in Azure.
+      expect(service).toMatch(/^ {4}dist: dist\/package$/m);
+      expect(service).toMatch(/^ {4}remoteBuild: false$/m);
+      // A .funcignore that excludes node_modules would make azd refuse remoteBuild: false.
+      expect(existsSync(path.join(repoRoot, '.funcignore'))).toBe(false);
       // azd finds the app by this tag.
       expect(JSON.stringify(main)).toContain("'azd-service-name', 'broker'");
     });

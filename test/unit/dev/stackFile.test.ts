@@ -78,7 +78,7 @@ describe('npm start: broker environment', () => {
 
 describe('stack.json (docs/development.md)', () => {
   const env = brokerEnvironment(info.brokerSettings, {}, { caCertPath: info.caCertPath, port: 7071 });
-  const stack = buildStackFile(info, env, 'http://127.0.0.1:7071', '.local/ca.pem');
+  const stack = buildStackFile(info, env, 'http://127.0.0.1:7071', '.local/ca.pem', 'func');
 
   it('is built in exactly the contract shape, with an allowed and a denied caller', () => {
     expect(stackFileProblems(stack)).toEqual([]);
@@ -96,7 +96,7 @@ describe('stack.json (docs/development.md)', () => {
       { CALLER_POLICY: JSON.stringify({ [allowedId]: [] }) },
       { caCertPath: 'x', port: 1 },
     );
-    const rebuilt = buildStackFile(info, overridden, 'http://127.0.0.1:7071', '.local/ca.pem');
+    const rebuilt = buildStackFile(info, overridden, 'http://127.0.0.1:7071', '.local/ca.pem', 'dev-host');
     expect(rebuilt.callers.every((c) => c.allowedScopes.length === 0)).toBe(true);
     expect(stackFileProblems(rebuilt)).toContain('callers must hold one caller allowed the default scope');
   });
@@ -106,18 +106,20 @@ describe('stack.json (docs/development.md)', () => {
       extra?: number;
       control?: unknown;
       entra: { tenantId: string };
-      broker: { url: string };
+      broker: { url: string; host: string };
     };
     delete broken.control;
     broken.extra = 1;
     broken.entra.tenantId = 'not-a-guid';
     broken.broker.url = 'http://example.com:7071';
+    broken.broker.host = 'iis';
     expect(stackFileProblems(broken)).toEqual(
       expect.arrayContaining([
         'stack has unexpected extra',
         'stack lacks control',
         'entra.tenantId must be a GUID',
         'broker.url must be an http://127.0.0.1 URL',
+        'broker.host must be "func" or "dev-host"',
       ]),
     );
   });
