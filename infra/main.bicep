@@ -92,6 +92,25 @@ param expiryWarningDays string = '30,14,7,3,1'
 param alertWebhookUrl string = ''
 
 // ---------------------------------------------------------------------------------------------
+// Security in front of the broker (docs/security.md)
+// ---------------------------------------------------------------------------------------------
+
+@description('App Service Authentication (Easy Auth) in front of the broker, configured from CALLER_AUDIENCES, CALLER_POLICY and CALLER_TENANTS: a request without a valid caller token gets 401 from the platform. false only when something else fronts the app.')
+param easyAuthEnabled bool = true
+
+@description('Private network: VNet integration for all outbound traffic, Key Vault and storage reachable only through private endpoints (no public access). false keeps them public (Entra auth and RBAC only), so that a deployment from a laptop works.')
+param networkIsolation bool = false
+
+@description('networkIsolation: address space of the virtual network (a /22 or larger).')
+param vnetAddressPrefix string = '10.40.0.0/22'
+
+@description('Inbound access restriction: IP ranges (CIDR) allowed to call the Function App. With inboundAllowedServiceTags empty too, anyone may call (Easy Auth and the broker still check the token).')
+param inboundAllowedIpRanges array = []
+
+@description('Inbound access restriction: service tags (e.g. AzureCloud, ApiManagement) allowed to call the Function App.')
+param inboundAllowedServiceTags array = []
+
+// ---------------------------------------------------------------------------------------------
 // Operations
 // ---------------------------------------------------------------------------------------------
 
@@ -151,6 +170,11 @@ var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, 
 var allTags = union(tags, { 'azd-env-name': environmentName })
 var names = {
   identity: 'id-broker-${resourceToken}'
+  deploymentIdentity: 'id-broker-deploy-${resourceToken}'
+  federatedIdentity: 'id-broker-fic-${resourceToken}'
+  vnet: 'vnet-broker-${resourceToken}'
+  keyVaultEndpoint: 'pe-kv-broker-${resourceToken}'
+  blobEndpoint: 'pe-blob-broker-${resourceToken}'
   logAnalytics: 'log-broker-${resourceToken}'
   appInsights: 'appi-broker-${resourceToken}'
   storage: 'stbroker${resourceToken}'
@@ -160,13 +184,53 @@ var names = {
   actionGroup: 'ag-broker-${resourceToken}'
 }
 var deploymentContainerName = 'app-package-${take(resourceToken, 20)}'
+// Private DNS zones of the private endpoints, for this cloud (privatelink.vaultcore.azure.net and
+// privatelink.blob.core.windows.net in the public cloud).
+var privateDnsZoneNames = [
+  'privatelink${replace(environment().suffixes.keyvaultDns, 'vault.', 'vaultcore.')}'
+  'privatelink.blob.${environment().suffixes.storage}'
+]
+var alertWebhookSecretName = 'alert-webhook-url'
 
+// Three identities, each with one job (modules/identity.bicep). The runtime one keeps the
+// original name so that existing deployments keep their identity.
 module identity 'modules/identity.bicep' = {
   name: 'identity'
   params: {
     name: names.identity
     location: location
     tags: allTags
+  }
+}
+
+module deploymentIdentity 'modules/identity.bicep' = {
+  name: 'deploymentIdentity'
+  params: {
+    name: names.deploymentIdentity
+    location: location
+    tags: allTags
+  }
+}
+
+// Created in every mode, so that the app registration can trust it before switching to federated
+// mode; attached to the app only in federated mode.
+module federatedIdentity 'modules/identity.bicep' = {
+  name: 'federatedIdentity'
+  params: {
+    name: names.federatedIdentity
+    location: location
+    tags: allTags
+  }
+}
+
+module network 'modules/network.bicep' = if (networkIsolation) {
+  name: 'network'
+  params: {
+    name: names.vnet
+    location: location
+    tags: allTags
+    addressPrefix: vnetAddressPrefix
+    privateDnsZoneNames: privateDnsZoneNames
   }
 }
 
@@ -190,8 +254,12 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: allTags
     deploymentContainerName: deploymentContainerName
-    principalId: identity.outputs.principalId
-    identityName: names.identity
+    runtimePrincipalId: identity.outputs.principalId
+    runtimeIdentityName: names.identity
+    deploymentPrincipalId: deploymentIdentity.outputs.principalId
+    deploymentIdentityName: names.deploymentIdentity
+    networkIsolation: networkIsolation
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
   }
 }
 
@@ -211,6 +279,47 @@ module keyVault 'modules/keyVault.bicep' = {
     adminPrincipalType: adminPrincipalType
     logAnalyticsId: monitoring.outputs.logAnalyticsId
     softDeleteRetentionInDays: softDeleteRetentionInDays
+    networkIsolation: networkIsolation
+  }
+}
+
+module keyVaultEndpoint 'modules/privateEndpoint.bicep' = if (networkIsolation) {
+  name: 'keyVaultEndpoint'
+  params: {
+    name: names.keyVaultEndpoint
+    location: location
+    tags: allTags
+    subnetId: network!.outputs.endpointSubnetId
+    targetId: keyVault.outputs.id
+    groupId: 'vault'
+    privateDnsZoneId: network!.outputs.privateDnsZoneIds[0]
+  }
+}
+
+module blobEndpoint 'modules/privateEndpoint.bicep' = if (networkIsolation) {
+  name: 'blobEndpoint'
+  params: {
+    name: names.blobEndpoint
+    location: location
+    tags: allTags
+    subnetId: network!.outputs.endpointSubnetId
+    targetId: storage.outputs.id
+    groupId: 'blob'
+    privateDnsZoneId: network!.outputs.privateDnsZoneIds[1]
+  }
+}
+
+module alertWebhookSecret 'modules/alertWebhookSecret.bicep' = if (!empty(alertWebhookUrl)) {
+  name: 'alertWebhookSecret'
+  dependsOn: [
+    keyVault
+  ]
+  params: {
+    vaultName: names.keyVault
+    secretName: alertWebhookSecretName
+    value: alertWebhookUrl
+    readerPrincipalId: identity.outputs.principalId
+    readerIdentityName: names.identity
   }
 }
 
@@ -224,6 +333,10 @@ module functionApp 'modules/functionApp.bicep' = {
     appTags: union(allTags, { 'azd-service-name': 'broker' })
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    deploymentIdentityId: deploymentIdentity.outputs.id
+    useFederatedIdentity: clientCredentialKind == 'federated'
+    federatedIdentityId: federatedIdentity.outputs.id
+    federatedIdentityClientId: federatedIdentity.outputs.clientId
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
@@ -232,7 +345,12 @@ module functionApp 'modules/functionApp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     alwaysReadyInstances: alwaysReadyInstances
     keyVaultUrl: keyVault.outputs.uri
-    alertWebhookUrl: alertWebhookUrl
+    alertWebhookSetting: alertWebhookSecret.?outputs.appSettingValue ?? ''
+    easyAuthEnabled: easyAuthEnabled
+    virtualNetworkSubnetId: networkIsolation ? network!.outputs.appSubnetId : ''
+    inboundAllowedIpRanges: inboundAllowedIpRanges
+    inboundAllowedServiceTags: inboundAllowedServiceTags
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
     brokerSettings: {
       ENTRA_TENANT_ID: entraTenantId
       ENTRA_CLIENT_ID: entraClientId
@@ -315,9 +433,12 @@ output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
 output CLIENT_CREDENTIAL_NAME string = clientCredentialName
 output CLIENT_CREDENTIAL_KIND string = clientCredentialKind
 output BROKER_VAULT_ROLE_ASSIGNMENT_ID string = keyVault.outputs.brokerVaultRoleAssignmentId
-// federated mode: the app registration trusts this identity (README.md ("Deploying to Azure"), federated credential).
+output BROKER_DEPLOYMENT_IDENTITY_NAME string = deploymentIdentity.outputs.name
+// federated mode: the app registration trusts the federated identity, which holds no role
+// (README.md ("Deploying to Azure"), federated credential; docs/security.md).
 output FEDERATED_CREDENTIAL_ISSUER string = '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0'
-output FEDERATED_CREDENTIAL_SUBJECT string = identity.outputs.principalId
+output FEDERATED_CREDENTIAL_SUBJECT string = federatedIdentity.outputs.principalId
+output FEDERATED_IDENTITY_NAME string = federatedIdentity.outputs.name
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
 // Opens the workbook in the portal of this cloud (docs/alerts.md, "The workbook").
 output BROKER_WORKBOOK_URL string = '${environment().portal}/#@${tenant().tenantId}/resource${workbook.outputs.id}/workbook'

@@ -23,6 +23,19 @@ param callerRateLimitPerMinute = int(readEnvironmentVariable('CALLER_RATE_LIMIT_
 param warmupSchedule = readEnvironmentVariable('WARMUP_SCHEDULE', '0 */5 * * * *')
 param expiryWarningDays = readEnvironmentVariable('SECRET_EXPIRY_WARNING_DAYS', '30,14,7,3,1')
 
+// Security (docs/security.md): Easy Auth in front (on unless EASY_AUTH_ENABLED=false), the private
+// network (NETWORK_ISOLATION=true), inbound access restrictions (comma-separated; empty: none).
+param easyAuthEnabled = bool(readEnvironmentVariable('EASY_AUTH_ENABLED', 'true'))
+param networkIsolation = bool(readEnvironmentVariable('NETWORK_ISOLATION', 'false'))
+param inboundAllowedIpRanges = filter(
+  split(readEnvironmentVariable('INBOUND_ALLOWED_IP_RANGES', ''), ','),
+  r => !empty(r)
+)
+param inboundAllowedServiceTags = filter(
+  split(readEnvironmentVariable('INBOUND_ALLOWED_SERVICE_TAGS', ''), ','),
+  t => !empty(t)
+)
+
 // Operations.
 param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')
 param adminPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')

@@ -1,6 +1,8 @@
-// The broker's user-assigned managed identity: it reads the client credential from Key Vault, runs
-// the Functions host (storage, deployment package, telemetry) and, in `federated` mode, is the
-// credential itself (its token is the client assertion of the broker's app registration).
+// One user-assigned managed identity. main.bicep makes three, each holding only what its job needs
+// (docs/security.md, "Least privilege"):
+//   runtime    serves traffic: host storage leases, telemetry, reads the client credential;
+//   deployment reads and writes the deployment package, nothing else;
+//   federated  in `federated` mode, the client assertion of the broker's app registration; no roles.
 
 @description('Name of the user-assigned managed identity.')
 param name string

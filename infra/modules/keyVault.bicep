@@ -1,18 +1,24 @@
 // The vault that holds the broker's client credential, and who may read it.
 //
-// What the broker reads, by credential kind (src/core/credentialSource.ts), and the narrowest role:
+// What the broker reads, by credential kind (credentialSource.ts), and the narrowest role:
 //   secret      -> the secret's value and its versions' metadata:        Key Vault Secrets User
 //   certificate -> the certificate's properties and versions, and its
 //                  backing secret (same name; holds the private key):    Key Vault Certificate User
-//   federated   -> nothing: no credential is stored; the managed identity itself is the credential.
-// Scope:
-//   secret: ARM can scope a role assignment only to an object that exists. On the first deployment
-//     the secret does not exist yet (it is set afterwards, see README.md ("Deploying to Azure")), so the role is
-//     granted on this vault, which is created for the broker alone. Once the secret is stored,
-//     deploy again with credentialExists=true: the role is then granted on that one secret, and the
-//     vault-wide assignment (output BROKER_VAULT_ROLE_ASSIGNMENT_ID) can be deleted.
-//   certificate: always the vault. ARM has no resource type for a Key Vault certificate, so a
-//     template cannot scope a role to one; README.md ("Deploying to Azure") shows how to narrow it with the CLI.
+//   federated   -> nothing: no credential is stored; a managed identity is the credential.
+// Scope (docs/security.md, "Least privilege"):
+//   ARM can scope a role assignment only to an object that exists. On the first deployment the
+//   credential does not exist yet (it is stored afterwards), so the role is granted on this vault,
+//   which is created for the broker alone. Once it is stored, deploy again with
+//   credentialExists=true and the template grants nothing vault-wide any more:
+//   secret: the role is granted on that one secret;
+//   certificate: Bicep has no resource type for a Key Vault certificate, so the two narrow
+//     assignments (on the certificate and on its secret) are made once with the CLI, as
+//     docs/security.md shows.
+//   In both cases the first deployment's vault-wide assignment stays until it is deleted
+//   (incremental deployments never delete): output BROKER_VAULT_ROLE_ASSIGNMENT_ID names it.
+// Network: with networkIsolation the vault has no public endpoint at all (private endpoint only);
+// without it the vault is reachable from the internet (defaultAction Allow), protected by Entra
+// authentication and RBAC alone.
 
 @description('Key Vault name (3-24 characters).')
 @minLength(3)
@@ -59,6 +65,9 @@ param adminPrincipalId string
 ])
 param adminPrincipalType string
 
+@description('True: no public network access; reached through a private endpoint only.')
+param networkIsolation bool
+
 @description('Log Analytics workspace that receives the vault audit logs.')
 param logAnalyticsId string
 
@@ -74,7 +83,7 @@ var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var keyVaultCertificatesOfficerRoleId = 'a4417e6f-fecd-4de8-b567-7b0420556985'
 
 var brokerOnSecretOnly = credentialKind == 'secret' && credentialExists
-var brokerOnWholeVault = credentialKind == 'certificate' || (credentialKind == 'secret' && !credentialExists)
+var brokerOnWholeVault = !credentialExists && (credentialKind == 'certificate' || credentialKind == 'secret')
 var brokerVaultRoleId = credentialKind == 'certificate' ? keyVaultCertificateUserRoleId : keyVaultSecretsUserRoleId
 var adminRoleIds = [
   keyVaultSecretsOfficerRoleId
@@ -98,10 +107,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
     networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      // Isolated: not even "trusted Azure services"; nothing the broker uses needs that door.
+      bypass: networkIsolation ? 'None' : 'AzureServices'
+      defaultAction: networkIsolation ? 'Deny' : 'Allow'
     }
   }
 }
@@ -168,5 +178,12 @@ resource adminOnVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
 output id string = vault.id
 output name string = vault.name
 output uri string = vault.properties.vaultUri
-// Empty unless the broker holds a vault-wide role.
-output brokerVaultRoleAssignmentId string = brokerOnWholeVault ? brokerOnVault.id : ''
+// The first deployment's vault-wide assignment, whether this deployment grants it or not: the
+// operator deletes it by this ID once the credential exists (docs/security.md). Empty in federated mode.
+output brokerVaultRoleAssignmentId string = credentialKind == 'federated'
+  ? ''
+  : extensionResourceId(
+      vault.id,
+      'Microsoft.Authorization/roleAssignments',
+      guid(vault.id, identityName, brokerVaultRoleId)
+    )

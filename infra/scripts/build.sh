@@ -5,7 +5,8 @@
 #
 # Output: $INFRA_OUT_DIR (default infra/.bicep/out, gitignored):
 #   main.json             the compiled template
-#   main.parameters.json  main.bicepparam compiled against a sample environment (below)
+#   main.parameters.json           main.bicepparam compiled against a sample environment (below)
+#   main.isolated.parameters.json  the same with NETWORK_ISOLATION=true (the private-network mode)
 # Bicep CLI: $BICEP_PATH, else whatever infra/scripts/get-bicep.sh finds or fetches.
 # Linter rules: infra/bicepconfig.json (security rules at error level). use-recent-api-versions is
 # off on purpose: it compares API versions with today's date, so the build would break by itself.
@@ -73,6 +74,8 @@ sample_env=(
 )
 run "build-params main.bicepparam" env -i "${sample_env[@]}" "$bicep" build-params "$infra/main.bicepparam" \
   --outfile "$out/main.parameters.json"
+run "build-params main.bicepparam (NETWORK_ISOLATION=true)" env -i "${sample_env[@]}" NETWORK_ISOLATION=true \
+  "$bicep" build-params "$infra/main.bicepparam" --outfile "$out/main.isolated.parameters.json"
 
 if [ "$failed" -ne 0 ]; then
   echo "infra:build: failed; every diagnostic above must be fixed (warnings included)" >&2

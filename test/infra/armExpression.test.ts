@@ -26,6 +26,40 @@ describe('armExpression (test helper for the infra tests)', () => {
     expect(evaluateExpression("join(createArray(string(parameters('list')), 'x'), '\n')", scope)).toBe('["a","b"]\nx');
   });
 
+  test('evaluates indexed lambdas, string and number helpers, tryGet, cidrSubnet, and only the branch if() takes', () => {
+    const csv = "split(' a, ,b ', ',')";
+    expect(
+      evaluateExpression(
+        `filter(map(${csv}, lambda('x', trim(lambdaVariables('x')))), lambda('x', not(empty(lambdaVariables('x')))))`,
+        scope,
+      ),
+    ).toEqual(['a', 'b']);
+    expect(
+      evaluateExpression(
+        "map(parameters('list'), lambda('v', 'i', format('{0}{1}', lambdaVariables('v'), add(10, lambdaVariables('i')))))",
+        scope,
+      ),
+    ).toEqual(['a10', 'b11']);
+    expect(evaluateExpression('objectKeys(json(\'{"k1":[],"k2":1}\'))', scope)).toEqual(['k1', 'k2']);
+    expect(evaluateExpression("union(createObject('a', 1), createObject('b', 2))", scope)).toEqual({ a: 1, b: 2 });
+    expect(evaluateExpression("parameters('list')[copyIndex()]", { ...scope, copyIndex: 1 })).toBe('b');
+    expect(evaluateExpression("if(parameters('exists'), reference('x'), 'safe')", scope)).toBe('safe');
+    expect(() => evaluateExpression("if(true(), reference('x'), 'safe')", scope)).toThrow(
+      /unsupported function reference/,
+    );
+    expect(() => evaluateExpression('copyIndex()', scope)).toThrow(/outside a copy loop/);
+    expect(
+      evaluateExpression(
+        "coalesce(tryGet(if(parameters('exists'), reference('m'), null()), 'outputs', 'x'), '')",
+        scope,
+      ),
+    ).toBe('');
+    expect(evaluateExpression("tryGet(parameters('settings'), 'X')", scope)).toBe('x');
+    expect(evaluateExpression("cidrSubnet('10.40.0.0/22', 23, 0)", scope)).toBe('10.40.0.0/23');
+    expect(evaluateExpression("cidrSubnet('10.40.0.0/22', 24, 2)", scope)).toBe('10.40.2.0/24');
+    expect(() => evaluateExpression("cidrSubnet('10.40.0.0/22', 24, 4)", scope)).toThrow(/no subnet 4/);
+  });
+
   test('refuses what it does not understand instead of guessing', () => {
     expect(() => evaluateExpression("reference('x')", scope)).toThrow(/unsupported function reference/);
     expect(() => evaluateExpression("parameters('missing')", scope)).toThrow(/unknown parameter/);

@@ -4,7 +4,8 @@
  * assignments are deployed, with which role, on which scope?" instead of matching strings.
  *
  * Supports: string/number literals, `true()`/`false()`, property access and indexing, and the
- * functions listed in FUNCTIONS. Anything else throws, so a test never silently misreads a template.
+ * functions listed in FUNCTIONS. `if` evaluates only the branch it takes (a template may guard a
+ * `reference()` with it). Anything else throws, so a test never silently misreads a template.
  */
 
 export type ArmValue = null | boolean | number | string | ArmValue[] | { [key: string]: ArmValue };
@@ -18,6 +19,8 @@ export interface EvaluationScope {
   readonly copyIndex?: number;
   /** `lambdaVariables(name)` inside a lambda body. */
   readonly lambdaVariables?: Readonly<Record<string, ArmValue>>;
+  /** `reference('module')` of a module by symbolic name (what the caller knows of its outputs). */
+  readonly reference?: (name: string) => ArmValue;
 }
 
 /** What `lambda(...)` evaluates to: only the functions that take one know what to do with it. */
@@ -47,7 +50,6 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
   and: (args) => args.every((arg) => truthy(arg)),
   or: (args) => args.some((arg) => truthy(arg)),
   not: ([a]) => !truthy(a),
-  if: ([condition, whenTrue, whenFalse]) => value((truthy(condition) ? whenTrue : whenFalse) ?? null),
   empty: ([arg]) => {
     const a = value(arg ?? null);
     return (
@@ -109,13 +111,81 @@ const FUNCTIONS: Readonly<Record<string, Fn>> = {
     return scope.copyIndex + (typeof offset === 'number' ? offset : 0);
   },
   lambdaVariables: ([name], scope) => lookupIn(scope.lambdaVariables ?? {}, 'lambda variable', value(name ?? null)),
-  map: ([items, fn]) => array(items).map((item) => lambda(fn).call(item)),
-  filter: ([items, fn]) => array(items).filter((item) => truthy(lambda(fn).call(item))),
+  // A lambda with two parameters also gets the index, as in ARM.
+  map: ([items, fn]) => array(items).map((item, index) => lambda(fn).call(item, index)),
+  filter: ([items, fn]) => array(items).filter((item, index) => truthy(lambda(fn).call(item, index))),
+  // reference('module') (symbolic names) or reference(resourceId('Microsoft.Resources/deployments',
+  // 'module'), '<api version>'): a module's deployment, as the caller's scope describes it.
+  reference: ([target, apiVersion, ...rest], scope) => {
+    const id = value(target ?? null);
+    const module = typeof id === 'string' ? id.replace(/^\/providers\/Microsoft\.Resources\/deployments\//, '') : null;
+    if (scope.reference === undefined || module === null || module.includes('/') || rest.length > 0) {
+      throw new Error(`unsupported function reference(${JSON.stringify([id, apiVersion ?? null].map(value))})`);
+    }
+    return scope.reference(module);
+  },
+  split: ([a, separator]) => stringArg(a, 'split').split(stringArg(separator, 'split')),
+  trim: ([a]) => stringArg(a, 'trim').trim(),
+  toLower: ([a]) => stringArg(a, 'toLower').toLowerCase(),
+  endsWith: ([a, b]) => stringArg(a, 'endsWith').endsWith(stringArg(b, 'endsWith')),
+  replace: ([a, from, to]) => stringArg(a, 'replace').split(stringArg(from, 'replace')).join(stringArg(to, 'replace')),
+  add: ([a, b]) => {
+    const [x, y] = [value(a ?? null), value(b ?? null)];
+    if (typeof x !== 'number' || typeof y !== 'number') throw new Error('add() wants numbers');
+    return x + y;
+  },
+  greater: ([a, b]) => {
+    const [x, y] = [value(a ?? null), value(b ?? null)];
+    if (typeof x !== 'number' || typeof y !== 'number') throw new Error('greater() wants numbers');
+    return x > y;
+  },
+  json: ([a]) => JSON.parse(stringArg(a, 'json')) as ArmValue,
+  null: () => null,
+  coalesce: (args) => args.map(value).find((a) => a !== null) ?? null,
+  // tryGet(value, key1, key2, ...): null as soon as a key is missing (Bicep's `.?`).
+  tryGet: ([item, ...keys]) =>
+    keys.map(value).reduce<ArmValue>(
+      (current, key) => {
+        if (current === null || typeof current !== 'object') return null;
+        if (Array.isArray(current)) return typeof key === 'number' ? (current[key] ?? null) : null;
+        return typeof key === 'string' ? (current[key] ?? null) : null;
+      },
+      value(item ?? null),
+    ),
+  cidrSubnet: ([network, newPrefixLength, index]) =>
+    cidrSubnet(stringArg(network, 'cidrSubnet'), value(newPrefixLength ?? null), value(index ?? null)),
+  // The public cloud's values, enough for names and endpoints built from environment().
+  environment: () => ({
+    name: 'AzureCloud',
+    authentication: { loginEndpoint: 'https://login.microsoftonline.com/' },
+    suffixes: { keyvaultDns: '.vault.azure.net', storage: 'core.windows.net' },
+  }),
   toObject: ([items, keyFn, valueFn]) =>
     Object.fromEntries(
       array(items).map((item) => [text(lambda(keyFn).call(item)), valueFn ? lambda(valueFn).call(item) : item]),
     ),
 };
+
+function stringArg(arg: Arg | undefined, fn: string): string {
+  const item = value(arg ?? null);
+  if (typeof item !== 'string') throw new Error(`${fn}() wants a string, got ${JSON.stringify(item)}`);
+  return item;
+}
+
+/** IPv4 only: the `index`-th subnet of length `newPrefixLength` in `network` (ARM's cidrSubnet). */
+function cidrSubnet(network: string, newPrefixLength: ArmValue, index: ArmValue): string {
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(network);
+  if (!match || typeof newPrefixLength !== 'number' || typeof index !== 'number') {
+    throw new Error(`cidrSubnet() of ${JSON.stringify([network, newPrefixLength, index])}`);
+  }
+  const [a, b, c, d, prefix] = match.slice(1).map(Number) as [number, number, number, number, number];
+  if (newPrefixLength < prefix || newPrefixLength > 32 || index >= 2 ** (newPrefixLength - prefix)) {
+    throw new Error(`cidrSubnet(): no subnet ${index} of length ${newPrefixLength} in ${network}`);
+  }
+  const base = (((a << 24) | (b << 16) | (c << 8) | d) >>> 0) & (prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0);
+  const start = (base + index * 2 ** (32 - newPrefixLength)) >>> 0;
+  return `${[start >>> 24, (start >>> 16) & 255, (start >>> 8) & 255, start & 255].join('.')}/${newPrefixLength}`;
+}
 
 function value(arg: Arg): ArmValue {
   if (arg instanceof Lambda) throw new Error('a lambda where a value is expected');
@@ -232,6 +302,7 @@ class Parser {
     }
     const name = this.identifier();
     if (name === 'lambda') return this.lambda();
+    if (name === 'if') return this.lazyIf();
     const fn = FUNCTIONS[name];
     if (fn === undefined) this.fail(`unsupported function ${name}`);
     this.expect('(');
@@ -277,6 +348,23 @@ class Parser {
       if (names.length === 0) this.fail('a lambda without parameters');
       return new Lambda(names, body, this.scope);
     }
+  }
+
+  /** `if(condition, a, b)`: only the branch taken is evaluated; the other is skipped unread. */
+  private lazyIf(): Arg {
+    this.expect('(');
+    const condition = truthy(this.expression());
+    this.expect(',');
+    this.skipSpace();
+    let result: Arg = null;
+    if (condition) result = this.expression();
+    else this.skipExpression();
+    this.expect(',');
+    this.skipSpace();
+    if (condition) this.skipExpression();
+    else result = this.expression();
+    this.expect(')');
+    return result;
   }
 
   /** Moves past one expression (up to a top-level `,` or `)`), honouring strings and nesting. */
