@@ -1,6 +1,6 @@
 // entra-token-broker: everything the broker needs in one resource group.
 // Deploy with `azd up` (reads main.bicepparam) or
-// `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.bicepparam`; see README.md ("Deploying to Azure").
+// `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.bicepparam`; see docs/deploying.md.
 // The client credential itself is never a parameter: it is put in Key Vault after deployment.
 
 targetScope = 'resourceGroup'
@@ -418,7 +418,7 @@ module availability 'modules/availability.bicep' = {
   }
 }
 
-// Outputs: azd stores UPPER_CASE outputs in the environment; README.md ("Deploying to Azure") uses them. No secrets.
+// Outputs: azd stores UPPER_CASE outputs in the environment; docs/deploying.md uses them. No secrets.
 output AZURE_TENANT_ID string = entraTenantId
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
@@ -435,7 +435,7 @@ output CLIENT_CREDENTIAL_KIND string = clientCredentialKind
 output BROKER_VAULT_ROLE_ASSIGNMENT_ID string = keyVault.outputs.brokerVaultRoleAssignmentId
 output BROKER_DEPLOYMENT_IDENTITY_NAME string = deploymentIdentity.outputs.name
 // federated mode: the app registration trusts the federated identity, which holds no role
-// (README.md ("Deploying to Azure"), federated credential; docs/security.md).
+// (docs/deploying.md, federated mode; docs/security.md).
 output FEDERATED_CREDENTIAL_ISSUER string = '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0'
 output FEDERATED_CREDENTIAL_SUBJECT string = federatedIdentity.outputs.principalId
 output FEDERATED_IDENTITY_NAME string = federatedIdentity.outputs.name

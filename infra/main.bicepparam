@@ -1,12 +1,12 @@
 // Parameters for main.bicep, read from the environment so one file serves `azd up` (azd exports
 // its environment, .azure/<env>/.env, to this file) and `az deployment group create`
-// (export the variables in your shell first). See README.md ("Deploying to Azure") for each value.
+// (export the variables in your shell first). See docs/deploying.md for each value.
 // Nothing here is a secret: the client credential goes into Key Vault after deployment.
 using 'main.bicep'
 
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'token-broker')
 
-// The broker app registration (README.md ("Deploying to Azure"), "App registrations").
+// The broker app registration (docs/deploying.md, "App registrations").
 param entraClientId = readEnvironmentVariable('ENTRA_CLIENT_ID', '')
 param clientCredentialName = readEnvironmentVariable('CLIENT_CREDENTIAL_NAME', 'entra-client-secret')
 param clientCredentialKind = readEnvironmentVariable('CLIENT_CREDENTIAL_KIND', 'secret')
