@@ -3,7 +3,13 @@ import type { TokenCredential } from '@azure/core-auth';
 import { ClientSecretCredential } from '@azure/identity';
 import { BrokerCredential, BrokerRequestError } from '../client/src';
 import { localFetch, type LocalResponse } from './localFetch';
-import { callerSecret, resolveStackPath, type StackCaller, type StackFile } from './stackFile';
+import {
+  type AnyStackCaller,
+  resolveStackPath,
+  type StackCaller,
+  type StackFile,
+  type StackManagedIdentityCaller,
+} from './stackFile';
 import { callerTokenScope } from './stackSettings';
 
 /** One step of the walk-through: what was expected, whether it happened, and what to show. */
@@ -47,9 +53,9 @@ export function describeClaims(jwt: string): string {
  */
 export async function requestCallerToken(
   ctx: DemoContext,
-  caller: StackCaller,
+  caller: AnyStackCaller,
 ): Promise<{ response: LocalResponse; token: string | undefined }> {
-  if (caller.managedIdentity) {
+  if ('managedIdentity' in caller) {
     const response = await managedIdentityRequest(
       ctx,
       caller.clientId,
@@ -62,7 +68,7 @@ export async function requestCallerToken(
   const body = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: caller.clientId,
-    client_secret: callerSecret(caller),
+    client_secret: caller.clientSecret,
     scope: callerTokenScope(caller),
   }).toString();
   const response = await localFetch(ctx.stack.entra.tokenEndpoint, {
@@ -96,11 +102,11 @@ export function allowedCaller(stack: StackFile): StackCaller {
 
 /**
  * The caller the demo walks with: a managed identity allowed the default scope (what deployed
- * callers mostly are; its token is v1), else the first allowed caller.
+ * callers mostly are; its token is v1), else the first caller with a secret allowed it.
  */
-export function demoCaller(stack: StackFile): StackCaller {
-  const allowed = stack.callers.filter((c) => c.allowedScopes.includes(stack.scopes[0] as string));
-  return allowed.find((c) => c.managedIdentity) ?? allowedCaller(stack);
+export function demoCaller(stack: StackFile): AnyStackCaller {
+  const identity = stack.managedIdentityCallers.find((c) => c.allowedScopes.includes(stack.scopes[0] as string));
+  return identity ?? allowedCaller(stack);
 }
 
 export function deniedCaller(stack: StackFile): StackCaller {
@@ -114,9 +120,9 @@ export function deniedCaller(stack: StackFile): StackCaller {
  * explicitly; no instance discovery off the machine), or, for a workload's managed identity, the
  * managed identity endpoint (App Service protocol, as `@azure/identity` calls it in Azure).
  */
-export function workloadCredential(ctx: DemoContext, caller: StackCaller): TokenCredential {
-  if (caller.managedIdentity) return managedIdentityCredential(ctx, caller.clientId, caller.managedIdentity);
-  return new ClientSecretCredential(ctx.stack.entra.tenantId, caller.clientId, callerSecret(caller), {
+export function workloadCredential(ctx: DemoContext, caller: AnyStackCaller): TokenCredential {
+  if ('managedIdentity' in caller) return managedIdentityCredential(ctx, caller.clientId, caller.managedIdentity);
+  return new ClientSecretCredential(ctx.stack.entra.tenantId, caller.clientId, caller.clientSecret, {
     authorityHost: ctx.stack.entra.authorityHost,
     disableInstanceDiscovery: true,
     tlsOptions: { ca: ctx.ca },
@@ -127,7 +133,7 @@ export function workloadCredential(ctx: DemoContext, caller: StackCaller): Token
 function managedIdentityRequest(
   ctx: DemoContext,
   clientId: string,
-  endpoint: NonNullable<StackCaller['managedIdentity']>,
+  endpoint: StackManagedIdentityCaller['managedIdentity'],
   scope: string,
 ): Promise<LocalResponse> {
   const url = new URL(endpoint.identityEndpoint);
@@ -140,7 +146,7 @@ function managedIdentityRequest(
 function managedIdentityCredential(
   ctx: DemoContext,
   clientId: string,
-  endpoint: NonNullable<StackCaller['managedIdentity']>,
+  endpoint: StackManagedIdentityCaller['managedIdentity'],
 ): TokenCredential {
   return {
     async getToken(scopes) {
@@ -155,10 +161,15 @@ function managedIdentityCredential(
   };
 }
 
+/** Where a caller's own token comes from: its managed identity endpoint, or Entra's token endpoint. */
+function ownTokenSource(stack: StackFile, caller: AnyStackCaller): string {
+  return 'managedIdentity' in caller ? caller.managedIdentity.identityEndpoint : stack.entra.tokenEndpoint;
+}
+
 /** The workload's side of the broker: BrokerCredential over its own credential (see client/). */
 export function workloadBrokerCredential(
   ctx: DemoContext,
-  caller: StackCaller,
+  caller: AnyStackCaller,
   credential: TokenCredential = workloadCredential(ctx, caller),
 ): BrokerCredential {
   return new BrokerCredential({ brokerUrl: ctx.stack.broker.url, brokerScope: callerTokenScope(caller), credential });
@@ -202,12 +213,13 @@ export async function runDemoSteps(
     (error: unknown) => ({ token: undefined, failure: describeFailure(error) }),
   );
   record({
-    title: workload.managedIdentity
-      ? `Workload "${workload.name}" gets its own token from its managed identity (resource ${callerTokenScope(workload)}; a v1 token, as Entra issues for an API that keeps the default accepted version)`
-      : `Workload "${workload.name}" gets its own token from Entra (ClientSecretCredential, scope ${callerTokenScope(workload)})`,
+    title:
+      'managedIdentity' in workload
+        ? `Workload "${workload.name}" gets its own token from its managed identity (resource ${callerTokenScope(workload)}; a v1 token, as Entra issues for an API that keeps the default accepted version)`
+        : `Workload "${workload.name}" gets its own token from Entra (ClientSecretCredential, scope ${callerTokenScope(workload)})`,
     ok: own.token !== undefined,
     details: own.token
-      ? [`from ${stack.entra.tokenEndpoint}`, `claims ${describeClaims(own.token)}`]
+      ? [`from ${ownTokenSource(stack, workload)}`, `claims ${describeClaims(own.token)}`]
       : [own.failure ?? 'no token'],
   });
   if (!own.token) return steps;

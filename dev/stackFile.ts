@@ -12,30 +12,34 @@ export interface StackFile {
   caCertFile: string;
   scopes: string[];
   callers: StackCaller[];
+  managedIdentityCallers: StackManagedIdentityCaller[];
   thirdPartyApi: { url: string };
   control: { url: string };
 }
 
-/**
- * A caller workload: an app with a client secret (`clientSecret`), or a workload's managed
- * identity (`managedIdentity`: ask that endpoint, App Service protocol, with `client_id`).
- */
+/** A caller workload with an app registration: it gets its own token by client credentials with `clientSecret`. */
 export interface StackCaller {
   name: string;
   clientId: string;
-  clientSecret?: string;
-  managedIdentity?: { identityEndpoint: string; identityHeader: string };
+  clientSecret: string;
   audience: string;
   allowedScopes: string[];
 }
 
-/** The client secret of a caller that has one. @throws Error for a managed identity caller (it has none). */
-export function callerSecret(caller: StackCaller): string {
-  if (caller.clientSecret === undefined) {
-    throw new Error(`caller ${caller.name} is a managed identity: it has no client secret`);
-  }
-  return caller.clientSecret;
+/**
+ * A workload's managed identity: it gets its own token from `managedIdentity.identityEndpoint`
+ * (App Service protocol, with `client_id`). Kept out of `callers`, whose every entry has a secret.
+ */
+export interface StackManagedIdentityCaller {
+  name: string;
+  clientId: string;
+  audience: string;
+  allowedScopes: string[];
+  managedIdentity: { identityEndpoint: string; identityHeader: string };
 }
+
+/** Either kind of caller; `'managedIdentity' in caller` tells them apart. */
+export type AnyStackCaller = StackCaller | StackManagedIdentityCaller;
 
 /** The repository root (dist/dev/*.js and dev/*.ts are both two levels down from it... or one). */
 export function repoRoot(): string {
@@ -119,7 +123,17 @@ export function stackFileProblems(value: unknown): string[] {
   if (!isObject(value)) return ['stack file must be a JSON object'];
   exactKeys(
     value,
-    ['broker', 'entra', 'keyVault', 'caCertFile', 'scopes', 'callers', 'thirdPartyApi', 'control'],
+    [
+      'broker',
+      'entra',
+      'keyVault',
+      'caCertFile',
+      'scopes',
+      'callers',
+      'managedIdentityCallers',
+      'thirdPartyApi',
+      'control',
+    ],
     'stack',
   );
   const { broker, entra, keyVault, scopes, callers, thirdPartyApi, control } = value;
@@ -147,31 +161,36 @@ export function stackFileProblems(value: unknown): string[] {
   ) {
     problems.push('scopes must be a non-empty array of …/.default scopes');
   }
-  if (Array.isArray(callers) && callers.length > 0) {
-    callers.forEach((caller, i) => {
-      if (!isObject(caller)) return void problems.push(`callers[${i}] must be an object`);
-      const viaIdentity = 'managedIdentity' in caller;
-      const credentialKey = viaIdentity ? 'managedIdentity' : 'clientSecret';
-      exactKeys(caller, ['name', 'clientId', credentialKey, 'audience', 'allowedScopes'], `callers[${i}]`);
-      str(caller.name, `callers[${i}].name`);
-      str(caller.clientId, `callers[${i}].clientId`, (s) => GUID.test(s), 'a GUID');
-      if (!viaIdentity) str(caller.clientSecret, `callers[${i}].clientSecret`);
+  // Both lists share one shape but for the credential: a secret, or the managed identity endpoint.
+  const callerList = (list: unknown, field: string, credentialKey: 'clientSecret' | 'managedIdentity'): void => {
+    if (!Array.isArray(list)) return void problems.push(`${field} must be an array`);
+    list.forEach((caller: unknown, i) => {
+      const where = `${field}[${i}]`;
+      if (!isObject(caller)) return void problems.push(`${where} must be an object`);
+      exactKeys(caller, ['name', 'clientId', credentialKey, 'audience', 'allowedScopes'], where);
+      str(caller.name, `${where}.name`);
+      str(caller.clientId, `${where}.clientId`, (s) => GUID.test(s), 'a GUID');
+      if (credentialKey === 'clientSecret') str(caller.clientSecret, `${where}.clientSecret`);
       else if (isObject(caller.managedIdentity)) {
         const identity = caller.managedIdentity;
-        exactKeys(identity, ['identityEndpoint', 'identityHeader'], `callers[${i}].managedIdentity`);
+        exactKeys(identity, ['identityEndpoint', 'identityHeader'], `${where}.managedIdentity`);
         str(
           identity.identityEndpoint,
-          `callers[${i}].managedIdentity.identityEndpoint`,
+          `${where}.managedIdentity.identityEndpoint`,
           url('https:'),
           'an https://127.0.0.1 URL',
         );
-        str(identity.identityHeader, `callers[${i}].managedIdentity.identityHeader`);
-      } else problems.push(`callers[${i}].managedIdentity must be an object`);
-      str(caller.audience, `callers[${i}].audience`);
+        str(identity.identityHeader, `${where}.managedIdentity.identityHeader`);
+      } else problems.push(`${where}.managedIdentity must be an object`);
+      str(caller.audience, `${where}.audience`);
       if (!Array.isArray(caller.allowedScopes) || !caller.allowedScopes.every((s) => typeof s === 'string')) {
-        problems.push(`callers[${i}].allowedScopes must be an array of strings`);
+        problems.push(`${where}.allowedScopes must be an array of strings`);
       }
     });
+  };
+  // Clients take any entry of `callers` and use its secret: the allowed and the denied caller must be there.
+  if (Array.isArray(callers) && callers.length > 0) {
+    callerList(callers, 'callers', 'clientSecret');
     const defaultScope = Array.isArray(scopes) ? scopes[0] : undefined;
     const list = callers.filter(isObject);
     if (!list.some((c) => Array.isArray(c.allowedScopes) && c.allowedScopes.includes(defaultScope))) {
@@ -181,6 +200,7 @@ export function stackFileProblems(value: unknown): string[] {
       problems.push('callers must hold one caller allowed nothing');
     }
   } else problems.push('callers must be a non-empty array');
+  callerList(value.managedIdentityCallers, 'managedIdentityCallers', 'managedIdentity');
   if (isObject(thirdPartyApi)) str(thirdPartyApi.url, 'thirdPartyApi.url', url('http:'), 'an http://127.0.0.1 URL');
   else problems.push('thirdPartyApi must be an object');
   if (isObject(control)) str(control.url, 'control.url', url('https:'), 'an https://127.0.0.1 URL');

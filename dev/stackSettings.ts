@@ -1,6 +1,6 @@
 import { BROKER_SETTING_NAMES } from '../src/contract/config';
 import type { EmulatorProcessInfo } from './emulatorProcess';
-import type { BrokerHostKind, StackCaller, StackFile } from './stackFile';
+import type { BrokerHostKind, StackCaller, StackFile, StackManagedIdentityCaller } from './stackFile';
 
 /** The settings a broker is configured by (and that `npm start`'s environment may override). */
 export { BROKER_SETTING_NAMES } from '../src/contract/config';
@@ -57,20 +57,20 @@ export function buildStackFile(
   caCertFile: string,
   host: BrokerHostKind,
 ): StackFile {
-  const callers: StackCaller[] = info.callers.map((caller) => ({
-    name: caller.name,
-    clientId: caller.clientId,
-    ...(caller.managedIdentity
-      ? {
-          managedIdentity: {
-            identityEndpoint: brokerEnv.IDENTITY_ENDPOINT ?? '',
-            identityHeader: brokerEnv.IDENTITY_HEADER ?? '',
-          },
-        }
-      : { clientSecret: caller.clientSecret }),
-    audience: caller.audience,
-    allowedScopes: allowedScopesOf(caller.clientId, brokerEnv.CALLER_POLICY),
-  }));
+  // A managed identity has no secret: it goes to `managedIdentityCallers`, so every entry of `callers` has one.
+  const callers: StackCaller[] = [];
+  const managedIdentityCallers: StackManagedIdentityCaller[] = [];
+  for (const caller of info.callers) {
+    const { name, clientId, audience } = caller;
+    const allowedScopes = allowedScopesOf(clientId, brokerEnv.CALLER_POLICY);
+    if (caller.managedIdentity) {
+      const managedIdentity = {
+        identityEndpoint: brokerEnv.IDENTITY_ENDPOINT ?? '',
+        identityHeader: brokerEnv.IDENTITY_HEADER ?? '',
+      };
+      managedIdentityCallers.push({ name, clientId, audience, allowedScopes, managedIdentity });
+    } else callers.push({ name, clientId, clientSecret: caller.clientSecret, audience, allowedScopes });
+  }
   const scopes = (brokerEnv.TOKEN_SCOPES ?? info.scopes.join(','))
     .split(',')
     .map((s) => s.trim())
@@ -87,6 +87,7 @@ export function buildStackFile(
     caCertFile,
     scopes,
     callers,
+    managedIdentityCallers,
     thirdPartyApi: { url: info.thirdPartyApi.url },
     control: { url: info.controlUrl },
   };

@@ -111,9 +111,8 @@ const HOST_NOTES: Readonly<Record<BrokerHostKind, readonly string[]>> = {
 };
 
 function printNextSteps(stack: StackFile, pids: { emulator: number; broker: number; azurite?: number }): void {
-  // The curl walk-through uses a caller with a secret (a managed identity caller needs the endpoint's header).
-  const withSecret = stack.callers.filter((c) => c.clientSecret !== undefined);
-  const allowed = withSecret.find((c) => c.allowedScopes.includes(stack.scopes[0] as string)) ?? withSecret[0]!;
+  // The curl walk-through uses a caller with a secret; every entry of `callers` has one.
+  const allowed = stack.callers.find((c) => c.allowedScopes.includes(stack.scopes[0] as string)) ?? stack.callers[0]!;
   const denied = stack.callers.find((c) => c.allowedScopes.length === 0);
   const file = displayPath(stackFilePath(stateDir()));
   say('');

@@ -38,6 +38,9 @@ describe('npm start --dev-host: the local stack end to end', () => {
 
   it('writes stack.json in the documented shape (docs/development.md), with the CA it points to', () => {
     expect(stackFileProblems(stack)).toEqual([]);
+    // Every entry of `callers` has a secret; the workload's managed identity is listed on its own.
+    expect(stack.callers.every((c) => typeof c.clientSecret === 'string' && c.clientSecret !== '')).toBe(true);
+    expect(stack.managedIdentityCallers.map((c) => c.name)).toEqual(['workload-mi']);
     expect(stack.broker.host).toBe('dev-host');
     expect(output()).toContain('npm start: serving the broker on dev/host');
     expect(readFileSync(path.resolve(root, stack.caCertFile), 'utf8')).toContain('BEGIN CERTIFICATE');
@@ -48,7 +51,7 @@ describe('npm start --dev-host: the local stack end to end', () => {
     expect(steps.map((s) => [s.title, s.ok, s.details])).toEqual(steps.map((s) => [s.title, true, s.details]));
     expect(steps).toHaveLength(5);
     // Deployed callers are mostly managed identities holding v1 tokens: the demo walks with one.
-    expect(demoCaller(stack).managedIdentity).toBeDefined();
+    expect(stack.managedIdentityCallers).toContain(demoCaller(stack));
     expect(steps[0]!.details.join(' ')).toContain('"ver":"1.0"');
     expect(steps[0]!.details.join(' ')).toContain(`"iss":"https://sts.windows.net/${stack.entra.tenantId}/"`);
   }, 30_000);

@@ -15,7 +15,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import { ClientSecretCredential } from '@azure/identity';
 import { allowedCaller, deniedCaller } from '../../../dev/demoSteps';
-import { callerSecret, resolveStackPath, type StackCaller, type StackFile } from '../../../dev/stackFile';
+import { resolveStackPath, type StackCaller, type StackFile } from '../../../dev/stackFile';
 import { callerTokenScope } from '../../../dev/stackSettings';
 import { killStack, type Started, startStack } from '../../../test/e2e/support';
 import { BrokerCredential } from '../../src';
@@ -41,7 +41,7 @@ describe('BrokerCredential against the local stack', () => {
 
   /** The caller's own credential, talking to the emulated Entra (its CA passed explicitly). */
   const ownCredential = (caller: StackCaller): ClientSecretCredential =>
-    new ClientSecretCredential(stack.entra.tenantId, caller.clientId, callerSecret(caller), {
+    new ClientSecretCredential(stack.entra.tenantId, caller.clientId, caller.clientSecret, {
       authorityHost: stack.entra.authorityHost,
       disableInstanceDiscovery: true,
       tlsOptions: { ca },

@@ -1,4 +1,5 @@
 import type { EmulatorProcessInfo } from '../../../dev/emulatorProcess';
+import { demoCaller } from '../../../dev/demoSteps';
 import { stackFileProblems } from '../../../dev/stackFile';
 import { brokerEnvironment, buildStackFile, callerTokenScope } from '../../../dev/stackSettings';
 
@@ -96,22 +97,64 @@ describe('stack.json (docs/development.md)', () => {
     expect(stack.callers.map((c) => [c.name, c.allowedScopes])).toEqual([
       ['workload-a', [scope]],
       ['workload-denied', []],
-      ['workload-mi', [scope]],
     ]);
-    expect(Object.keys(stack.callers[0]!)).toEqual(['name', 'clientId', 'clientSecret', 'audience', 'allowedScopes']);
+    for (const caller of stack.callers) {
+      expect(Object.keys(caller)).toEqual(['name', 'clientId', 'clientSecret', 'audience', 'allowedScopes']);
+    }
   });
 
-  it('describes a managed identity caller by its endpoint and header instead of a secret', () => {
-    expect(stack.callers[2]).toEqual({
-      name: 'workload-mi',
-      clientId: miId,
-      managedIdentity: { identityEndpoint: 'https://127.0.0.1:9443/msi/token', identityHeader: 'h' },
-      audience: 'api://entra-token-broker',
-      allowedScopes: [scope],
-    });
-    const both = JSON.parse(JSON.stringify(stack)) as { callers: Record<string, unknown>[] };
-    both.callers[2]!.clientSecret = 'x';
-    expect(stackFileProblems(both)).toContain('callers[2] has unexpected clientSecret');
+  it('lists a managed identity caller under managedIdentityCallers, by its endpoint and header, never in callers', () => {
+    expect(stack.managedIdentityCallers).toEqual([
+      {
+        name: 'workload-mi',
+        clientId: miId,
+        audience: 'api://entra-token-broker',
+        allowedScopes: [scope],
+        managedIdentity: { identityEndpoint: 'https://127.0.0.1:9443/msi/token', identityHeader: 'h' },
+      },
+    ]);
+    expect(stack.callers.map((c) => c.clientId)).not.toContain(miId);
+  });
+
+  it('refuses a caller without a client secret in callers, and a secret on a managed identity caller', () => {
+    const broken = JSON.parse(JSON.stringify(stack)) as {
+      callers: Record<string, unknown>[];
+      managedIdentityCallers: Record<string, unknown>[];
+    };
+    delete broken.callers[0]!.clientSecret;
+    broken.callers.push({ ...broken.managedIdentityCallers[0]! });
+    broken.managedIdentityCallers[0]!.clientSecret = 'x';
+    expect(stackFileProblems(broken)).toEqual(
+      expect.arrayContaining([
+        'callers[0] lacks clientSecret',
+        'callers[0].clientSecret must be a string',
+        'callers[2] has unexpected managedIdentity',
+        'callers[2] lacks clientSecret',
+        'managedIdentityCallers[0] has unexpected clientSecret',
+      ]),
+    );
+  });
+
+  it('validates managed identity callers field for field, and requires the list', () => {
+    const broken = JSON.parse(JSON.stringify(stack)) as {
+      managedIdentityCallers: { clientId: string; managedIdentity: Record<string, unknown> }[];
+    };
+    broken.managedIdentityCallers[0]!.clientId = 'not-a-guid';
+    broken.managedIdentityCallers[0]!.managedIdentity.identityEndpoint = 'https://example.com/msi/token';
+    delete broken.managedIdentityCallers[0]!.managedIdentity.identityHeader;
+    expect(stackFileProblems(broken)).toEqual([
+      'managedIdentityCallers[0].clientId must be a GUID',
+      'managedIdentityCallers[0].managedIdentity lacks identityHeader',
+      'managedIdentityCallers[0].managedIdentity.identityEndpoint must be an https://127.0.0.1 URL',
+      'managedIdentityCallers[0].managedIdentity.identityHeader must be a string',
+    ]);
+    const without = JSON.parse(JSON.stringify(stack)) as { managedIdentityCallers?: unknown };
+    delete without.managedIdentityCallers;
+    expect(stackFileProblems(without)).toEqual([
+      'stack lacks managedIdentityCallers',
+      'managedIdentityCallers must be an array',
+    ]);
+    expect(stackFileProblems({ ...stack, managedIdentityCallers: [] })).toEqual([]);
   });
 
   it("reports allowed scopes from the broker's effective CALLER_POLICY", () => {
@@ -122,6 +165,7 @@ describe('stack.json (docs/development.md)', () => {
     );
     const rebuilt = buildStackFile(info, overridden, 'http://127.0.0.1:7071', '.local/ca.pem', 'dev-host');
     expect(rebuilt.callers.every((c) => c.allowedScopes.length === 0)).toBe(true);
+    expect(rebuilt.managedIdentityCallers.every((c) => c.allowedScopes.length === 0)).toBe(true);
     expect(stackFileProblems(rebuilt)).toContain('callers must hold one caller allowed the default scope');
   });
 
@@ -151,5 +195,24 @@ describe('stack.json (docs/development.md)', () => {
   it("asks Entra for a caller token for the caller's audience with /.default", () => {
     expect(callerTokenScope({ audience: 'api://entra-token-broker' })).toBe('api://entra-token-broker/.default');
     expect(callerTokenScope({ audience: 'api://x/.default' })).toBe('api://x/.default');
+  });
+});
+
+describe('npm run demo: the caller it walks with', () => {
+  const env = brokerEnvironment(info.brokerSettings, {}, { caCertPath: info.caCertPath, port: 7071 });
+  const stack = buildStackFile(info, env, 'http://127.0.0.1:7071', '.local/ca.pem', 'func');
+
+  it('is the managed identity caller allowed the default scope', () => {
+    expect(demoCaller(stack)).toBe(stack.managedIdentityCallers[0]);
+  });
+
+  it('is a caller with a secret allowed the default scope when no managed identity caller is', () => {
+    const withoutIdentity = { ...stack, managedIdentityCallers: [] };
+    expect(demoCaller(withoutIdentity)).toBe(stack.callers[0]);
+    const identityDenied = {
+      ...stack,
+      managedIdentityCallers: stack.managedIdentityCallers.map((c) => ({ ...c, allowedScopes: [] })),
+    };
+    expect(demoCaller(identityDenied)).toBe(stack.callers[0]);
   });
 });
