@@ -13,6 +13,8 @@ import { FaultInjector } from './faults';
 import type { FaultSpec } from './faults';
 import { sendJson } from './http';
 import { KeyVault } from './keyVault';
+import { UpstreamLatency } from './latency';
+import type { LatencySpec } from './latency';
 import { MANAGED_IDENTITY_PATH, ManagedIdentityEndpoint } from './managedIdentity';
 import { SigningKeys } from './signingKeys';
 import { createTenant } from './tenant';
@@ -21,6 +23,7 @@ import { createThirdPartyApi } from './thirdPartyApi';
 import { createTlsMaterial } from './tls';
 
 export type { FaultSpec, FaultTarget } from './faults';
+export type { LatencySpec, LatencyTarget } from './latency';
 
 export type { CredentialKind } from './brokerCredentials';
 export type { EmulatorCaller } from './tenant';
@@ -104,6 +107,10 @@ export interface RunningEmulator {
   stats(): EmulatorStats;
   setFault(fault: FaultSpec): void;
   clearFaults(): void;
+  /** Delays every request to a service (or `all`) by `ms` until cleared; 0 removes it. */
+  setLatency(latency: LatencySpec): void;
+  clearLatency(): void;
+  /** Counts, faults and latency back to none. */
   reset(): void;
   rotate(options: RotateOptions): Promise<{ version: string }>;
   setSecretEnabled(version: string, enabled: boolean): void;
@@ -152,6 +159,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const tenantId = randomUUID();
   const keys = await SigningKeys.create(now);
   const faults = new FaultInjector();
+  const latency = new UpstreamLatency();
   let stats: EmulatorStats = { tokenRequests: {}, keyVaultReads: {}, managedIdentityRequests: 0 };
 
   let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) =>
@@ -297,9 +305,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     listFaults() {
       return faults.list();
     },
+    setLatency(spec) {
+      latency.set(spec);
+    },
+    clearLatency() {
+      latency.clear();
+    },
+    listLatency() {
+      return latency.list();
+    },
     reset() {
       stats = { tokenRequests: {}, keyVaultReads: {}, managedIdentityRequests: 0 };
       faults.clear();
+      latency.clear();
     },
 
     async rotate(rotation) {
@@ -370,6 +388,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const path = requestUrl.pathname;
     if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`))
       return handleControl(req, res, path, emulator);
+    await latency.delay(path);
     if (path === MANAGED_IDENTITY_PATH) return msi.handle(req, res, requestUrl);
     if (await keyVault.handle(req, res, requestUrl)) return;
     if (await entra.handle(req, res, path)) return;
