@@ -9,6 +9,8 @@ import { createLogger, type LogSink, type Logger } from './logger';
 import { createManagedIdentityCredential } from './managedIdentity';
 import { RateLimiter } from './rateLimiter';
 import { SecretRegistry } from './redact';
+import { shareConcurrentTokenRequests } from './sharedTokenRequests';
+import { createStartupPrefetch } from './startupPrefetch';
 import { createTlsFetch } from './tlsFetch';
 import { createEntraTokenClient } from './tokenClient';
 import { TokenEngine } from './tokenEngine';
@@ -40,6 +42,11 @@ export interface Broker {
   readonly runWarmup: () => Promise<WarmupReport>;
   /** Fetches the tenant's signing keys ahead of the first caller; never throws. */
   readonly warmUpCallerKeys: () => Promise<boolean>;
+  /**
+   * Starts at once everything the first caller would wait for (signing keys, managed identity
+   * token, credential, a token per configured scope); see startupPrefetch.ts. Never throws.
+   */
+  readonly prefetch: () => Promise<void>;
 }
 
 /**
@@ -56,7 +63,7 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
   // now: reading it loads Node's built-in undici, milliseconds of the app's load).
   const fetchWithTrust = tlsCaPem ? createTlsFetch(tlsCaPem) : undefined;
 
-  const managedIdentity = createManagedIdentityCredential({ config, tlsCaPem });
+  const managedIdentity = shareConcurrentTokenRequests(createManagedIdentityCredential({ config, tlsCaPem }));
   const credentialSource = createKeyVaultCredentialSource({
     config,
     managedIdentity,
@@ -125,5 +132,13 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
       return report;
     },
     warmUpCallerKeys: () => authenticator.warmUp(),
+    prefetch: createStartupPrefetch({
+      config,
+      managedIdentity,
+      warmUpCallerKeys: () => authenticator.warmUp(),
+      tokens: engine,
+      logger,
+      now: () => clock.now(),
+    }),
   };
 }
