@@ -13,6 +13,9 @@ module.exports = {
     '^@azure/functions-core$': '<rootDir>/test/support/functionsCoreStub.ts',
   },
   testTimeout: 30000,
+  // `npm run coverage` (and CI) measure the deployable sources only.
+  collectCoverageFrom: ['src/**/*.ts'],
+  coverageDirectory: 'coverage',
   // Tests start their own emulator on an ephemeral port; two workers fit the 2-core machine.
   maxWorkers: 2,
 };

@@ -15,19 +15,16 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { JWK } from 'jose';
-import { CallerAuthenticator } from '../src/core/callerAuth';
-import { parseConfig } from '../src/core/config';
-import type { ClientCredential, CredentialProperties, CredentialSource } from '../src/core/credentialTypes';
-import { BASE_RESPONSE_HEADERS } from '../src/core/httpErrors';
-import { createLogger } from '../src/core/logger';
-import { RateLimiter } from '../src/core/rateLimiter';
-import type { AcquiredToken, TokenClient } from '../src/core/tokenClient';
-import { TokenEngine } from '../src/core/tokenEngine';
-import {
-  type CoreHttpRequest,
-  type CoreHttpResponse,
-  createTokenRequestHandler,
-} from '../src/core/tokenRequestHandler';
+import { CallerAuthenticator } from '../src/callers/callerAuth';
+import { parseConfig } from '../src/contract/config';
+import type { ClientCredential, CredentialProperties, CredentialSource } from '../src/credentials/credentialTypes';
+import { BASE_RESPONSE_HEADERS } from '../src/http/httpResponses';
+import { createLogger } from '../src/platform/logger';
+import { RateLimiter } from '../src/callers/rateLimiter';
+import type { AcquiredToken, TokenClient } from '../src/tokens/tokenClient';
+import { TokenEngine } from '../src/tokens/tokenEngine';
+import type { CoreHttpRequest, CoreHttpResponse } from '../src/http/httpTypes';
+import { createTokenRequestHandler } from '../src/http/tokenRequestHandler';
 
 const TENANT = '6b1f4c2a-8d3e-4f5a-9b7c-1d2e3f4a5b6c';
 const CALLER = '3f9a7c2e-1b4d-4e8f-9a6b-5c7d8e9f0a1b';

@@ -42,7 +42,7 @@ const common = {
 };
 
 /**
- * Modules the app loads on first use with `require('./NAME')` from src/core/lazy*.ts: each is left
+ * Modules the app loads on first use with `require('./NAME')` from a `lazy*.ts` module beside it: each is left
  * out of the main bundle and bundled on its own beside it as NAME.js (see buildApp).
  */
 const LAZY_MODULES = ['azureSdk', 'joseLib'];
@@ -50,21 +50,22 @@ const LAZY_REQUIRE = new RegExp(`^\\./(${LAZY_MODULES.join('|')})$`);
 
 /**
  * The deployable app: `outfile`, everything bundled except the host-injected
- * `@azure/functions-core` — and except the modules the app requires lazily (src/core/azureSdk.ts,
- * src/core/joseLib.ts): each is bundled on its own beside the main bundle (`azureSdk.js`,
+ * `@azure/functions-core` — and except the modules the app requires lazily (src/platform/azureSdk.ts,
+ * src/callers/joseLib.ts): each is bundled on its own beside the main bundle (`azureSdk.js`,
  * `joseLib.js`). They are most of the code (the SDKs) or only needed after registration (jose),
  * so the host indexes the app without compiling them. Every file is self-contained: dist/app is
  * still the whole app.
  */
 export async function buildApp(entry, outfile) {
-  const lazy = new Set();
+  /** Lazily required module name → the folder it lives in. */
+  const lazy = new Map();
   const splitLazyModules = {
     name: 'split-lazy-modules',
     setup(pluginBuild) {
       pluginBuild.onResolve({ filter: LAZY_REQUIRE }, (args) => {
         const name = args.path.slice(2);
-        if (args.kind !== 'require-call' || args.resolveDir !== path.join(root, 'src', 'core')) return undefined;
-        lazy.add(name);
+        if (args.kind !== 'require-call' || !args.resolveDir.startsWith(path.join(root, 'src'))) return undefined;
+        lazy.set(name, args.resolveDir);
         return { path: `./${name}.js`, external: true };
       });
     },
@@ -77,10 +78,10 @@ export async function buildApp(entry, outfile) {
     plugins: [splitLazyModules],
   });
   await Promise.all(
-    [...lazy].map((name) =>
+    [...lazy].map(([name, folder]) =>
       build({
         ...common,
-        entryPoints: [path.join(root, 'src', 'core', `${name}.ts`)],
+        entryPoints: [path.join(folder, `${name}.ts`)],
         outfile: path.join(path.dirname(outfile), `${name}.js`),
         external: ['@azure/functions-core'],
       }),
@@ -97,6 +98,7 @@ const devTools = [
   ['dev/package.ts', 'dist/dev/package.js'],
   ['bench/bench.ts', 'dist/bench/bench.js'],
   ['bench/handler.ts', 'dist/bench/handler.js'],
+  ['bench/funcLatency.ts', 'dist/bench/funcLatency.js'],
 ];
 
 function buildDevTool(entry, outfile) {

@@ -15,7 +15,7 @@ export interface EmulatorProcessInfo {
   scopes: string[];
   callers: EmulatorCaller[];
   thirdPartyApi: { url: string; audience: string };
-  /** Contract §3 settings (+ IDENTITY_ENDPOINT, IDENTITY_HEADER, AZURE_CLIENT_ID) for a broker. */
+  /** Broker settings (+ IDENTITY_ENDPOINT, IDENTITY_HEADER, AZURE_CLIENT_ID) for a broker. */
   brokerSettings: Record<string, string>;
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 /** Which host serves the broker: the real Azure Functions host (`func start`) or dev/host. */
 export type BrokerHostKind = 'func' | 'dev-host';
 
-/** `.local/stack.json` — contract §4, field for field. */
+/** `.local/stack.json` — documented in docs/development.md, field for field. */
 export interface StackFile {
   broker: { url: string; host: BrokerHostKind };
   entra: { authorityHost: string; tenantId: string; tokenEndpoint: string; jwksUri: string };
@@ -81,7 +81,7 @@ export function removeStackFile(file: string = stackFilePath()): void {
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Every way `value` differs from the contract §4 shape (empty when it matches). */
+/** Every way `value` differs from the documented shape (docs/development.md) (empty when it matches). */
 export function stackFileProblems(value: unknown): string[] {
   const problems: string[] = [];
   const isObject = (v: unknown): v is Record<string, unknown> =>

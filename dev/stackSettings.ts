@@ -1,15 +1,15 @@
-import { BROKER_SETTING_NAMES } from '../src/core/config';
+import { BROKER_SETTING_NAMES } from '../src/contract/config';
 import type { EmulatorProcessInfo } from './emulatorProcess';
 import type { BrokerHostKind, StackCaller, StackFile } from './stackFile';
 
-/** Contract §3: the settings a broker is configured by (and that `npm start`'s environment may override). */
-export { BROKER_SETTING_NAMES } from '../src/core/config';
+/** The settings a broker is configured by (and that `npm start`'s environment may override). */
+export { BROKER_SETTING_NAMES } from '../src/contract/config';
 
 /** Managed identity endpoint settings (App Service protocol) the broker also gets. */
 const IDENTITY_SETTING_NAMES = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
 
 /**
- * The broker process's whole environment: the emulator's settings, overlaid by any contract §3
+ * The broker process's whole environment: the emulator's settings, overlaid by any broker
  * setting present in `overrides` (npm start's own environment), plus the CA to trust and the port.
  * Nothing else from the parent leaks in, so the broker runs on exactly what Azure would give it.
  */
@@ -49,7 +49,7 @@ function allowedScopesOf(clientId: string, policyJson: string | undefined): stri
   }
 }
 
-/** `.local/stack.json` for a running emulator and broker (contract §4). */
+/** `.local/stack.json` for a running emulator and broker (docs/development.md). */
 export function buildStackFile(
   info: EmulatorProcessInfo,
   brokerEnv: Readonly<Record<string, string>>,

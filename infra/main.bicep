@@ -21,7 +21,7 @@ param location string = resourceGroup().location
 param tags object = {}
 
 // ---------------------------------------------------------------------------------------------
-// Broker settings (contract §3). KEY_VAULT_URL and AZURE_CLIENT_ID come from the resources below.
+// Broker settings (the settings table in README.md). KEY_VAULT_URL and AZURE_CLIENT_ID come from the resources below.
 // ---------------------------------------------------------------------------------------------
 
 @description('ENTRA_TENANT_ID: tenant of the broker app registration.')

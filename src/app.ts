@@ -1,7 +1,6 @@
 import type { app as functionsApp } from '@azure/functions';
-import type { Broker } from './core/broker';
-import { createHealthFunction } from './functions/health';
-import { createTokenFunction } from './functions/token';
+import type { Broker } from './broker';
+import { type CoreHttpHandler, createHttpFunction } from './functions/httpFunction';
 import { createWarmupFunction } from './functions/warmup';
 
 /**
@@ -12,26 +11,37 @@ export const ROUTED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 
 
 /**
  * Registers the broker's functions. The broker authenticates callers itself (Entra tokens checked
- * with jose), so the HTTP functions are anonymous at the host level; see the README for adding a
- * function key or Easy Auth in front.
+ * with jose), so the HTTP functions are anonymous at the host level; docs/deploying.md ("What can sit
+ * in front of the broker") covers adding a function key, Easy Auth or network restrictions.
  */
 export function registerFunctions(app: typeof functionsApp, broker: Broker): void {
-  app.http('token', {
-    route: 'token',
-    methods: [...ROUTED_METHODS],
-    authLevel: 'anonymous',
-    handler: createTokenFunction(broker.handleTokenRequest),
-  });
-  app.http('health', {
-    route: 'health',
-    methods: [...ROUTED_METHODS],
-    authLevel: 'anonymous',
-    handler: createHealthFunction(broker.handleHealth),
-  });
+  registerHttpFunctions(app, { token: broker.handleTokenRequest, health: broker.handleHealth });
   app.timer('warmup', {
     schedule: broker.config.warmupSchedule,
     runOnStartup: false,
     useMonitor: true,
     handler: createWarmupFunction(broker.runWarmup, broker.logger),
+  });
+}
+
+/**
+ * The HTTP functions alone, with the given handlers: the broker's, or those of a broker that cannot
+ * run (src/http/unavailableHandlers.ts), so a bad setting never leaves the app with no functions.
+ */
+export function registerHttpFunctions(
+  app: typeof functionsApp,
+  handlers: { readonly token: CoreHttpHandler; readonly health: CoreHttpHandler },
+): void {
+  app.http('token', {
+    route: 'token',
+    methods: [...ROUTED_METHODS],
+    authLevel: 'anonymous',
+    handler: createHttpFunction(handlers.token),
+  });
+  app.http('health', {
+    route: 'health',
+    methods: [...ROUTED_METHODS],
+    authLevel: 'anonymous',
+    handler: createHttpFunction(handlers.health),
   });
 }

@@ -1,25 +1,30 @@
 // Entry point of the function app (package.json `main`, bundled to dist/app/index.js). It is the
 // only module that reads process.env: settings are parsed once here and passed down frozen.
 import { app } from '@azure/functions';
-import { registerFunctions } from './app';
-import { createBroker } from './core/broker';
-import { parseConfig } from './core/config';
-import { BrokerError } from './core/errors';
-import { createLogger } from './core/logger';
+import { registerFunctions, registerHttpFunctions } from './app';
+import { createBroker } from './broker';
+import { type BrokerConfig, parseConfig } from './contract/config';
+import { BrokerError } from './contract/errors';
+import { createInvocationLogSink } from './functions/invocationLog';
+import { createUnavailableHandlers } from './http/unavailableHandlers';
+import { reportBrokenConfiguration } from './operations/brokenConfiguration';
+import { createLogger, processLogSink } from './platform/logger';
 
 function start(): void {
-  let config;
+  // Lines logged while serving a request go through that invocation's context; others to stdout/stderr.
+  const logSink = createInvocationLogSink(processLogSink);
+  let config: BrokerConfig;
   try {
     config = parseConfig(process.env);
   } catch (error) {
-    if (error instanceof BrokerError && error.code === 'config_invalid') {
-      createLogger({ component: 'Startup' }).error('ConfigurationInvalid', { message: error.message });
-    }
-    // Failing the module load stops the worker from indexing functions: the app never serves
-    // with a broken configuration.
-    throw error;
+    if (!(error instanceof BrokerError && error.code === 'config_invalid')) throw error;
+    // A module that throws here leaves the host running with no functions: callers and probes
+    // would get 404. Serve 503 instead, and say in the log (again and again) what to fix.
+    reportBrokenConfiguration({ logger: createLogger({ sink: logSink }), message: error.message });
+    registerHttpFunctions(app, createUnavailableHandlers());
+    return;
   }
-  const broker = createBroker(config);
+  const broker = createBroker(config, { logSink });
   registerFunctions(app, broker);
   // Start what the first request on a cold instance would wait for (caller keys, managed identity,
   // Key Vault, the first tokens) now, all at once — on the next turn of the event loop, so that

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultSpec } from './faults';
-import type { RunningEmulator } from './index';
+import type { RunningEmulator } from './emulatorTypes';
 import { parseFaultSpec } from './faults';
 import type { FaultTarget } from './faults';
 import { parseLatencySpec } from './latency';
@@ -9,8 +9,7 @@ import { readBody, sendJson } from './http';
 export const CONTROL_PREFIX = '/_emulator';
 
 /**
- * What the control API drives: the running emulator's own drill methods (a type-only import of
- * RunningEmulator, so no runtime cycle with index.ts), plus the fault list.
+ * What the control API drives: the running emulator's own drill methods, plus the fault list.
  */
 export type ControlTarget = Pick<
   RunningEmulator,
@@ -33,7 +32,7 @@ export type ControlTarget = Pick<
 };
 
 /**
- * Control API (contract §4): stats, faults, rotate, reset, plus drills
+ * Control API (docs/development.md): stats, faults, rotate, reset, plus drills
  * (`POST /secrets/{version}/disable|enable`, `POST /credentials/{version}/revoke|expire`,
  * `POST /signing-keys/roll`, `GET /faults`, `GET /info`), and `GET/POST/DELETE /latency` (see latency.ts).
  */

@@ -4,29 +4,28 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { BrokerCredentials } from './brokerCredentials';
-import type { CredentialKind, RotateOptions } from './brokerCredentials';
+import type { CredentialKind } from './brokerCredentials';
 import { CONTROL_PREFIX, handleControl } from './control';
 import type { ControlTarget } from './control';
 import { BROKER_API_URI, BROKER_ROLE } from './directory';
 import { EntraAuthority, INTERNAL_HEADER } from './entra';
 import { FaultInjector } from './faults';
-import type { FaultSpec } from './faults';
 import { sendJson } from './http';
 import { KeyVault } from './keyVault';
 import { UpstreamLatency } from './latency';
-import type { LatencySpec } from './latency';
 import { MANAGED_IDENTITY_PATH, ManagedIdentityEndpoint } from './managedIdentity';
 import { SigningKeys } from './signingKeys';
 import { createTenant } from './tenant';
-import type { EmulatorCaller } from './tenant';
 import { createThirdPartyApi } from './thirdPartyApi';
 import { createTlsMaterial } from './tls';
+import type { EmulatorInfo, EmulatorStats, RunningEmulator } from './emulatorTypes';
 
 export type { FaultSpec, FaultTarget } from './faults';
 export type { LatencySpec, LatencyTarget } from './latency';
 
 export type { CredentialKind } from './brokerCredentials';
 export type { EmulatorCaller } from './tenant';
+export type { EmulatorInfo, EmulatorStats, RunningEmulator } from './emulatorTypes';
 
 export interface EmulatorOptions {
   /** HTTPS port for Entra + managed identity + Key Vault + control; 0 (default) = ephemeral. */
@@ -53,80 +52,6 @@ export interface EmulatorOptions {
    * of a hand-made assertion.
    */
   rejectReplayedAssertions?: boolean;
-}
-
-export interface EmulatorStats {
-  /** clientId -> scope -> count (every /oauth2/v2.0/token request, ok or not). */
-  tokenRequests: Record<string, Record<string, number>>;
-  /** secret/certificate name -> count of authenticated GETs of a value (by version or latest). */
-  keyVaultReads: Record<string, number>;
-  managedIdentityRequests: number;
-}
-
-/** Everything a client of the emulator needs (the control API's `GET /info`; `.local/emulator-info.json`). */
-export type EmulatorInfo = Pick<
-  RunningEmulator,
-  | 'url'
-  | 'tenantId'
-  | 'authorityHost'
-  | 'tokenEndpoint'
-  | 'jwksUri'
-  | 'keyVaultUrl'
-  | 'identityEndpoint'
-  | 'managedIdentity'
-  | 'broker'
-  | 'scopes'
-  | 'callers'
-  | 'thirdPartyApi'
-  | 'controlUrl'
->;
-
-export interface RunningEmulator {
-  url: string;
-  caPem: string;
-  tenantId: string;
-  authorityHost: string;
-  tokenEndpoint: string;
-  jwksUri: string;
-  keyVaultUrl: string;
-  identityEndpoint: string;
-  identityHeader: string;
-  managedIdentity: { clientId: string; principalId: string };
-  broker: {
-    clientId: string;
-    credentialName: string;
-    credentialKind: CredentialKind;
-    audience: string;
-    audienceUri: string;
-  };
-  scopes: string[];
-  callers: EmulatorCaller[];
-  thirdPartyApi: { url: string; audience: string };
-  controlUrl: string;
-  brokerSettings(): Record<string, string>;
-  stats(): EmulatorStats;
-  setFault(fault: FaultSpec): void;
-  clearFaults(): void;
-  /** Delays every request to a service (or `all`) by `ms` until cleared; 0 removes it. */
-  setLatency(latency: LatencySpec): void;
-  clearLatency(): void;
-  /** Counts, faults and latency back to none. */
-  reset(): void;
-  rotate(options: RotateOptions): Promise<{ version: string }>;
-  setSecretEnabled(version: string, enabled: boolean): void;
-  revokeCredential(version: string): void;
-  expireCredentialInEntra(version: string): void;
-  /** Federated mode: change the subject the broker app's federated credential trusts (AADSTS70021 drill). */
-  setFederatedSubject(subject: string): void;
-  signJwt(
-    claims: Record<string, unknown>,
-    options?: { kid?: string; header?: Record<string, unknown> },
-  ): Promise<string>;
-  callerToken(caller: EmulatorCaller | string, scope?: string): Promise<string>;
-  rollSigningKeys(): Promise<{ kid: string }>;
-  /** Extension: the public facts as one JSON-able object (callers include their secrets). */
-  info(): EmulatorInfo;
-  close(): Promise<void>;
 }
 
 function listen(server: Server, port: number): Promise<number> {

@@ -3,7 +3,7 @@ import { BROKER_API_URI, BROKER_ROLE, Directory, newApp, THIRD_PARTY_ROLE } from
 import type { AppRegistration } from './directory';
 import type { ManagedIdentity } from './managedIdentity';
 
-/** A caller workload registered in the tenant (contract §4 `callers`). */
+/** A caller workload registered in the tenant (`callers` in stack.json). */
 export interface EmulatorCaller {
   name: string;
   clientId: string;

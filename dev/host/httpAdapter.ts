@@ -60,7 +60,7 @@ export async function writeHttpResponse(res: ServerResponse, result: unknown): P
     body = Buffer.from(response.body);
   } else if (response.body !== undefined && response.body !== null) {
     // Streams, blobs, form data: let the platform's Response do the conversion.
-    const native = new Response(response.body as BodyInit, { status, headers });
+    const native = new Response(response.body as ConstructorParameters<typeof Response>[0], { status, headers });
     body = Buffer.from(await native.arrayBuffer());
     const type = native.headers.get('content-type');
     if (type) headers['content-type'] ??= type;

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { InvocationContext } from '@azure/functions';
 import type { CapturedFunction } from './functionRegistry';
-import { describeError } from '../../src/core/logger';
+import { describeError } from '../../src/platform/logger';
 import { describeFunctions, type FunctionSummary, triggerBinding } from './describeFunctions';
 import { toHttpRequest, writeHttpResponse } from './httpAdapter';
 import { buildHttpRoutes, matchRoute } from './httpRoutes';

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     if (code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(path.resolve(args.appPath))) {
       fail(`no function app at ${args.appPath}. Run \`npm run build\` first.`);
     }
-    // A configuration error names the setting and never its value (src/core/config.ts).
+    // A configuration error names the setting and never its value (src/contract/config.ts).
     fail(`the function app failed to load: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (args.list) {

@@ -1,5 +1,5 @@
 // The broker: a Node.js Function App on the Flex Consumption plan (FC1), running as the
-// user-assigned identity, with every setting of contract §3.
+// user-assigned identity, with every documented setting.
 // Flex Consumption refuses FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and
 // WEBSITE_RUN_FROM_PACKAGE as app settings: the runtime lives in functionAppConfig instead.
 
@@ -57,7 +57,7 @@ param instanceMemoryMB int
 @maxValue(20)
 param alwaysReadyInstances int
 
-@description('Broker settings of contract §3, except the ones this module derives (AZURE_CLIENT_ID, KEY_VAULT_URL, ALERT_WEBHOOK_URL).')
+@description('Broker settings, except the ones this module derives (AZURE_CLIENT_ID, KEY_VAULT_URL, ALERT_WEBHOOK_URL).')
 param brokerSettings brokerSettingsType
 
 @description('ALERT_WEBHOOK_URL: may carry a key in its query string, so it is a secure value.')
@@ -67,7 +67,7 @@ param alertWebhookUrl string
 @description('KEY_VAULT_URL.')
 param keyVaultUrl string
 
-// Every value is a string, exactly as the broker reads it (contract §3).
+// Every value is a string, exactly as the broker reads it (the settings table in README.md).
 type brokerSettingsType = {
   ENTRA_TENANT_ID: string
   ENTRA_CLIENT_ID: string

@@ -1,7 +1,7 @@
 import type { InvocationContext, Timer, TimerHandler } from '@azure/functions';
-import type { Logger } from '../core/logger';
-import { describeError } from '../core/logger';
-import type { WarmupReport } from '../core/warmup';
+import type { Logger } from '../platform/logger';
+import { describeError } from '../platform/logger';
+import type { WarmupReport } from '../operations/warmup';
 
 /**
  * The `warmup` timer function: runs one warm-up and logs a one-line summary (`WarmupCompleted`).

@@ -5,10 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { startEmulator, type RunningEmulator } from '../../dev/emulator';
 import { type RunningFuncHost, startFuncHost } from '../../dev/funcHost';
+import type { HostRecordLine } from '../../dev/funcOutput';
 import { localFetch } from '../../dev/localFetch';
 import { brokerEnvironment } from '../../dev/stackSettings';
 import { readZip, type ZipEntry } from '../../dev/zip';
-import { buildAll, describeOnFunc, root } from './support';
+import { buildAll, describeOnFunc, root, waitFor } from './support';
 
 /** What may be uploaded: the bundle, the modules it loads on first use, host.json, a package.json. */
 const ALLOWED_FILES = ['azureSdk.js', 'host.json', 'index.js', 'joseLib.js', 'package.json'];
@@ -85,6 +86,7 @@ describe('the deployment package (npm run package)', () => {
     let emulator: RunningEmulator;
     let host: RunningFuncHost | undefined;
     const appDir = path.join(out, 'unpacked');
+    const hostOutput: HostRecordLine[] = [];
 
     beforeAll(async () => {
       mkdirSync(appDir);
@@ -94,17 +96,17 @@ describe('the deployment package (npm run package)', () => {
       writeFileSync(caCertPath, emulator.caPem);
       const settings = brokerEnvironment(emulator.brokerSettings(), {}, { caCertPath, port: 0 });
       delete settings.PORT;
-      const hostOutput: string[] = [];
       try {
         host = await startFuncHost({
           func,
           root,
           appDir,
           settings,
-          onRecord: (line) => hostOutput.push(line.text),
+          onRecord: (line) => hostOutput.push(line),
         });
       } catch (error) {
-        throw new Error(`${(error as Error).message}\n${hostOutput.slice(-40).join('\n')}`, { cause: error });
+        const last = hostOutput.slice(-40).map((line) => line.text);
+        throw new Error(`${(error as Error).message}\n${last.join('\n')}`, { cause: error });
       }
     }, 120_000);
 
@@ -125,6 +127,14 @@ describe('the deployment package (npm run package)', () => {
       const accessToken = (res.json as { access_token: string }).access_token;
       const api = await localFetch(emulator.thirdPartyApi.url, { headers: { authorization: `Bearer ${accessToken}` } });
       expect(api.status).toBe(200);
+      // The audit line went through the invocation's context: the host logged it as the function's
+      // own line (with the invocation's IDs, which Application Insights joins on), at its level.
+      const audit = await waitFor(
+        'the TokenRequest line',
+        () => hostOutput.find((line) => line.json && line.text.includes('"event":"TokenRequest"')),
+        10_000,
+      );
+      expect([audit.category, audit.level]).toEqual(['Function.token.User', 'info']);
       // Nothing was added to the folder but the settings file func start reads.
       expect(readdirSync(appDir).sort()).toEqual([...ALLOWED_FILES, 'local.settings.json'].sort());
     });

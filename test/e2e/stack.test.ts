@@ -25,7 +25,7 @@ describe('npm start --dev-host: the local stack end to end', () => {
       {
         PORT: String(port),
         BROKER_STATE_DIR: dir,
-        // A contract §3 setting in npm start's environment reaches the broker: a fast warm-up timer.
+        // A broker setting in npm start's environment reaches the broker: a fast warm-up timer.
         WARMUP_SCHEDULE: '*/2 * * * * *',
       },
       ['--dev-host'],
@@ -51,7 +51,7 @@ describe('npm start --dev-host: the local stack end to end', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes stack.json in the contract §4 shape, with the CA it points to', () => {
+  it('writes stack.json in the documented shape (docs/development.md), with the CA it points to', () => {
     expect(stackFileProblems(stack)).toEqual([]);
     expect(stack.broker.host).toBe('dev-host');
     expect(output()).toContain('npm start: serving the broker on dev/host');

@@ -1,5 +1,5 @@
 /**
- * Issue 6: the Bicep templates, compiled offline by the official Bicep CLI (infra/scripts/build.sh,
+ * the Bicep templates, compiled offline by the official Bicep CLI (infra/scripts/build.sh,
  * which fails on any warning), and checked on the ARM JSON they compile to.
  *
  * Without a Bicep CLI these tests are skipped with a loud warning; with CI=true a missing CLI fails.
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../src/core/config';
+import { parseConfig } from '../../src/contract/config';
 import { type ArmValue, evaluateValue } from './armExpression';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -23,7 +23,7 @@ const ROLE = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 } as const;
 
-/** Contract §3, in the order of the table. */
+/** The broker's settings, in the order of the README's settings table. */
 const CONTRACT_SETTINGS = [
   'ENTRA_TENANT_ID',
   'ENTRA_CLIENT_ID',
@@ -187,7 +187,7 @@ function runBuild(infra: string, outDir: string) {
 // The tests
 // ---------------------------------------------------------------------------------------------
 
-describeWithBicep('infra: compiled ARM template (issue 6)', () => {
+describeWithBicep('infra: compiled ARM template ', () => {
   let outDir: string;
   let main: ArmTemplate;
   let sampleParameters: JsonObject;
@@ -350,12 +350,12 @@ describeWithBicep('infra: compiled ARM template (issue 6)', () => {
       expect(obj(obj(obj(site.properties).functionAppConfig).scaleAndConcurrency).instanceMemoryMB).toBeDefined();
     });
 
-    test('sets every setting of contract §3', () => {
+    test('sets every documented setting', () => {
       for (const name of CONTRACT_SETTINGS) expect(settings.has(name) ? name : `missing ${name}`).toBe(name);
     });
 
-    test('sets every setting src/core/config.ts reads (so a new setting cannot be forgotten here)', () => {
-      const source = readFileSync(path.join(repoRoot, 'src/core/config.ts'), 'utf8');
+    test('sets every setting src/contract/config.ts reads (so a new setting cannot be forgotten here)', () => {
+      const source = readFileSync(path.join(repoRoot, 'src/contract/config.ts'), 'utf8');
       const read = [...new Set([...source.matchAll(/'([A-Z][A-Z0-9_]{2,})'/g)].map((m) => m[1]!))];
       expect(read.length).toBeGreaterThanOrEqual(CONTRACT_SETTINGS.length);
       expect(read.filter((name) => !settings.has(name))).toEqual([]);

@@ -1,11 +1,11 @@
 /**
- * Issue 3: random methods, headers, bodies, scopes and tokens thrown at the token endpoint. Whatever
+ * random methods, headers, bodies, scopes and tokens thrown at the token endpoint. Whatever
  * arrives: never a 500, never a token without a valid caller, always contract-shaped JSON with the
  * required headers and no caller input in a header.
  */
 import fc from 'fast-check';
-import { BrokerError } from '../../src/core/errors';
-import type { CoreHttpRequest, CoreHttpResponse } from '../../src/core/tokenRequestHandler';
+import { BrokerError } from '../../src/contract/errors';
+import type { CoreHttpRequest, CoreHttpResponse } from '../../src/http/httpTypes';
 import { createFrontDoor, DENIED_APP_ID, type FrontDoor, SCOPE_A, SCOPE_B } from '../support/frontDoorFixture';
 
 const ERROR_FOR_STATUS: Readonly<Record<number, string[]>> = {

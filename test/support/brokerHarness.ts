@@ -11,11 +11,10 @@
  */
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../dev/emulator';
-import { type Broker, createBroker } from '../../src/core/broker';
-import type { Clock } from '../../src/core/clock';
-import { parseConfig } from '../../src/core/config';
-import { createHealthFunction } from '../../src/functions/health';
-import { createTokenFunction } from '../../src/functions/token';
+import { type Broker, createBroker } from '../../src/broker';
+import type { Clock } from '../../src/platform/clock';
+import { parseConfig } from '../../src/contract/config';
+import { createHttpFunction } from '../../src/functions/httpFunction';
 import { useIdentityEnv } from './identityEnv';
 
 /** Real time plus an offset; `advance` moves the broker's view of time without waiting. */
@@ -144,8 +143,8 @@ export async function startBrokerHarness(options: EmulatorOptions = {}): Promise
       logSink: (line) => logLines.push(line),
     });
     brokers.push(broker);
-    const tokenFunction = createTokenFunction(broker.handleTokenRequest);
-    const healthFunction = createHealthFunction(broker.handleHealth);
+    const tokenFunction = createHttpFunction(broker.handleTokenRequest);
+    const healthFunction = createHttpFunction(broker.handleHealth);
     return {
       broker,
       clock,
@@ -230,7 +229,7 @@ export async function untilNextSecond(sinceMs: number): Promise<void> {
   if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
 }
 
-/** The contract §1 headers every response carries. */
+/** The docs/openapi.yaml headers every response carries. */
 export const CONTRACT_HEADERS = {
   'Cache-Control': 'no-store',
   Pragma: 'no-cache',
@@ -238,7 +237,7 @@ export const CONTRACT_HEADERS = {
 } as const;
 
 /**
- * Checks a 200 from the token endpoint against contract §1 (body fields and headers) and returns
+ * Checks a 200 from the token endpoint against docs/openapi.yaml (body fields and headers) and returns
  * the access token. `nowMs`: the broker's clock.
  */
 export function expectServedToken(answer: HarnessAnswer, scope: string, nowMs: number = Date.now()): string {

@@ -1,5 +1,5 @@
 /** Awaiting something that must be refused with a BrokerError, for tests that look at the error. */
-import { BrokerError, type BrokerErrorCode } from '../../src/core/errors';
+import { BrokerError, type BrokerErrorCode } from '../../src/contract/errors';
 
 /** The BrokerError `promise` rejects with (asserted to be one); throws if it resolves. */
 export async function failureOf(promise: Promise<unknown>): Promise<BrokerError> {

@@ -1,15 +1,12 @@
 /** Shared set-up for the front door's tests: config, fake clock, fake token provider, log capture. */
-import { CallerAuthenticator, type CallerAuthenticatorOptions } from '../../src/core/callerAuth';
-import type { Clock } from '../../src/core/clock';
-import { type BrokerConfig, parseConfig, type SettingsSource } from '../../src/core/config';
-import { createLogger, type Logger } from '../../src/core/logger';
-import { RateLimiter } from '../../src/core/rateLimiter';
-import {
-  type CoreHttpRequest,
-  type CoreHttpResponse,
-  createTokenRequestHandler,
-} from '../../src/core/tokenRequestHandler';
-import type { ProviderHealth, ServedToken, TokenProvider } from '../../src/core/tokenProvider';
+import { CallerAuthenticator, type CallerAuthenticatorOptions } from '../../src/callers/callerAuth';
+import type { Clock } from '../../src/platform/clock';
+import { type BrokerConfig, parseConfig, type SettingsSource } from '../../src/contract/config';
+import { createLogger, type Logger } from '../../src/platform/logger';
+import { RateLimiter } from '../../src/callers/rateLimiter';
+import type { CoreHttpRequest, CoreHttpResponse } from '../../src/http/httpTypes';
+import { createTokenRequestHandler } from '../../src/http/tokenRequestHandler';
+import type { ProviderHealth, ServedToken, TokenProvider } from '../../src/tokens/tokenProvider';
 import { JwksEndpoint } from './jwksServer';
 import { createSigningKey, DEFAULT_CALLER_APP_ID, JwtFactory, type TestSigningKey } from './jwtFactory';
 
@@ -168,7 +165,7 @@ export function createFrontDoor(
   return { clock, config, key, jwks, jwt, tokens, logs, authenticator, rateLimiter, handle, bearer };
 }
 
-/** Checklist 30: the headers every broker response carries, and nothing that sets a cookie. */
+/** The headers every broker response carries, and nothing that sets a cookie. */
 export function expectContractHeaders(response: CoreHttpResponse): void {
   expect(response.headers['Content-Type']).toBe('application/json; charset=utf-8');
   expect(response.headers['Cache-Control']).toBe('no-store');
@@ -177,7 +174,7 @@ export function expectContractHeaders(response: CoreHttpResponse): void {
   expect(Object.keys(response.headers).map((name) => name.toLowerCase())).not.toContain('set-cookie');
 }
 
-/** Contract §1 error shape: exactly `error` and `error_description`, both strings. */
+/** The error shape of docs/openapi.yaml: exactly `error` and `error_description`, both strings. */
 export function expectErrorBody(response: CoreHttpResponse, status: number, error: string): Record<string, unknown> {
   expect(response.status).toBe(status);
   expectContractHeaders(response);

@@ -1,14 +1,14 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { createRemoteJWKSet, customFetch, jwtVerify } from 'jose';
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import type { BrokerConfig } from '../../../src/core/config';
-import { createKeyVaultCredentialSource } from '../../../src/core/credentialSource';
-import type { CredentialSource } from '../../../src/core/credentialTypes';
-import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
-import { SecretRegistry } from '../../../src/core/redact';
-import { createTlsFetch } from '../../../src/core/tlsFetch';
-import { createEntraTokenClient, TOKEN_EXCHANGE_SCOPE } from '../../../src/core/tokenClient';
-import type { Logger } from '../../../src/core/logger';
+import type { BrokerConfig } from '../../../src/contract/config';
+import { createKeyVaultCredentialSource } from '../../../src/credentials/credentialSource';
+import type { CredentialSource } from '../../../src/credentials/credentialTypes';
+import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
+import { SecretRegistry } from '../../../src/platform/redact';
+import { createTlsFetch } from '../../../src/platform/tlsFetch';
+import { createEntraTokenClient, TOKEN_EXCHANGE_SCOPE } from '../../../src/tokens/tokenClient';
+import type { Logger } from '../../../src/platform/logger';
 import { ErrorLog, configFor, useIdentityEnv } from './support';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 

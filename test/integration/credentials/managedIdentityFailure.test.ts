@@ -1,8 +1,8 @@
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import { createKeyVaultCredentialSource } from '../../../src/core/credentialSource';
-import type { CredentialSource } from '../../../src/core/credentialTypes';
-import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
-import { SecretRegistry } from '../../../src/core/redact';
+import { createKeyVaultCredentialSource } from '../../../src/credentials/credentialSource';
+import type { CredentialSource } from '../../../src/credentials/credentialTypes';
+import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
+import { SecretRegistry } from '../../../src/platform/redact';
 import { ErrorLog, configFor, useIdentityEnv } from './support';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 

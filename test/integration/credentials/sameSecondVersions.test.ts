@@ -5,12 +5,12 @@
  * the older version for the newest and never rotate to — or check the expiry of — the real one.
  */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import type { BrokerConfig } from '../../../src/core/config';
-import { createKeyVaultCredentialSource } from '../../../src/core/credentialSource';
-import type { CredentialSource } from '../../../src/core/credentialTypes';
-import { silentLogger } from '../../../src/core/logger';
-import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
-import { SecretRegistry } from '../../../src/core/redact';
+import type { BrokerConfig } from '../../../src/contract/config';
+import { createKeyVaultCredentialSource } from '../../../src/credentials/credentialSource';
+import type { CredentialSource } from '../../../src/credentials/credentialTypes';
+import { silentLogger } from '../../support/silentLogger';
+import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
+import { SecretRegistry } from '../../../src/platform/redact';
 import { configFor, useIdentityEnv } from './support';
 
 describe('credential source: versions created in the same second', () => {

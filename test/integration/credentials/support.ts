@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import type { RunningEmulator } from '../../../dev/emulator';
-import type { Clock } from '../../../src/core/clock';
-import { parseConfig, type BrokerConfig } from '../../../src/core/config';
-import { isBrokerError, type BrokerError, type BrokerErrorCode } from '../../../src/core/errors';
+import type { Clock } from '../../../src/platform/clock';
+import { parseConfig, type BrokerConfig } from '../../../src/contract/config';
+import { isBrokerError, type BrokerError, type BrokerErrorCode } from '../../../src/contract/errors';
 
 export { useIdentityEnv } from '../../support/identityEnv';
 

@@ -1,5 +1,5 @@
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
-import { createTlsFetch } from '../../../src/core/tlsFetch';
+import { createTlsFetch } from '../../../src/platform/tlsFetch';
 
 describe('createTlsFetch', () => {
   let emulator: RunningEmulator;

@@ -10,7 +10,7 @@ import { httpsJson, miCredential, sdkOptions, withIdentityEnv } from './support'
 
 const DAY_MS = 86_400_000;
 
-describe('emulator: certificate credential (issue 7)', () => {
+describe('emulator: certificate credential ', () => {
   let emulator: RunningEmulator;
   let clockMs = Date.now();
 

@@ -1,7 +1,7 @@
 import { ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { parseConfig } from '../../../src/core/config';
+import { parseConfig } from '../../../src/contract/config';
 import { startEmulator } from '../../../dev/emulator';
 import type { RunningEmulator } from '../../../dev/emulator';
 import { httpsJson, withIdentityEnv } from './support';
@@ -54,7 +54,7 @@ describe('emulator: control API, faults, rotation and stats', () => {
     });
   }
 
-  it('brokerSettings() is a valid broker configuration (contract §3)', () => {
+  it('brokerSettings() is a valid broker configuration (the settings table in README.md)', () => {
     const settings = emulator.brokerSettings();
     const config = parseConfig(settings);
     expect(config.tenantId).toBe(emulator.tenantId);

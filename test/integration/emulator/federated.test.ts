@@ -7,7 +7,7 @@ import { httpsJson, miCredential, sdkOptions, withIdentityEnv } from './support'
 // One emulator per file: MSAL pins the first managed identity source (IDENTITY_ENDPOINT, header and
 // TLS settings) in a process-wide static, so a second emulator's endpoint would never be called.
 
-describe('emulator: federated credential (issue 7)', () => {
+describe('emulator: federated credential ', () => {
   let emulator: RunningEmulator;
 
   beforeAll(async () => {

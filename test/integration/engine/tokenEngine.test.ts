@@ -1,18 +1,17 @@
 /**
  * The token engine with the real credential source (@azure/keyvault-secrets + managed identity) and
  * the real Entra client (@azure/identity) against the emulator over HTTPS on 127.0.0.1.
- * Checklist items 13–19 and 24–27.
  */
 import { randomUUID } from 'node:crypto';
 import { startEmulator } from '../../../dev/emulator';
 import type { RunningEmulator } from '../../../dev/emulator';
-import { type BrokerConfig, parseConfig } from '../../../src/core/config';
-import { createKeyVaultCredentialSource } from '../../../src/core/credentialSource';
-import type { CredentialSource } from '../../../src/core/credentialTypes';
-import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
-import { SecretRegistry } from '../../../src/core/redact';
-import { createEntraTokenClient } from '../../../src/core/tokenClient';
-import { MAX_ATTEMPTS, TokenEngine, type TokenEngineOptions } from '../../../src/core/tokenEngine';
+import { type BrokerConfig, parseConfig } from '../../../src/contract/config';
+import { createKeyVaultCredentialSource } from '../../../src/credentials/credentialSource';
+import type { CredentialSource } from '../../../src/credentials/credentialTypes';
+import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
+import { SecretRegistry } from '../../../src/platform/redact';
+import { createEntraTokenClient } from '../../../src/tokens/tokenClient';
+import { MAX_ATTEMPTS, TokenEngine, type TokenEngineOptions } from '../../../src/tokens/tokenEngine';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 import { useIdentityEnv } from '../../support/identityEnv';
 import { createRecordingLogger, type RecordingLogger } from '../../support/fakes/recordingLogger';
@@ -61,7 +60,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
   });
 
   afterEach(() => {
-    // Checklist 31: whatever happened, no log line holds the secret, a JWT or a form secret.
+    // Whatever happened, no log line holds the secret, a JWT or a form secret.
     const text = logs.flatMap((log) => log.lines).join('\n');
     expect(text).not.toContain(CANARY);
     expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
@@ -132,7 +131,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(emulator.stats()).toEqual(before);
   });
 
-  it('100 concurrent cold requests → exactly one token request and at most one Key Vault read (checklist 24)', async () => {
+  it('100 concurrent cold requests → exactly one token request and at most one Key Vault read', async () => {
     const { engine } = build();
     const served = await Promise.all(Array.from({ length: 100 }, () => engine.getToken(scope)));
     expect(new Set(served.map((token) => token.accessToken)).size).toBe(1);
@@ -140,7 +139,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(keyVaultReads()).toBeLessThanOrEqual(1);
   });
 
-  it('a failed shared attempt fails all 100 waiters, and the next request tries again (checklist 24)', async () => {
+  it('a failed shared attempt fails all 100 waiters, and the next request tries again', async () => {
     const { engine } = build();
     emulator.setFault({ target: 'token', mode: 'status', status: 503, count: MAX_ATTEMPTS });
     const failures = await Promise.all(Array.from({ length: 100 }, () => failureOf(engine.getToken(scope))));
@@ -151,7 +150,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(tokenRequests()).toBe(MAX_ATTEMPTS + 1);
   });
 
-  it('scopes are separate cache entries (checklist 27)', async () => {
+  it('scopes are separate cache entries', async () => {
     const { engine } = build();
     const a = await engine.getToken(scope);
     const b = await engine.getToken(otherScope);
@@ -161,7 +160,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(tokenRequests(otherScope)).toBe(1);
   });
 
-  it('refreshes ahead in the background: the caller is served from the cache (checklist 25)', async () => {
+  it('refreshes ahead in the background: the caller is served from the cache', async () => {
     const { engine, clock } = build();
     const first = await engine.getToken(scope);
     clock.advance(first.refreshAtMs - clock.now() + SECOND);
@@ -175,7 +174,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(after.cacheHit).toBe(true);
   });
 
-  it('expiry comes from receive time + expires_in: a local clock 20 minutes fast changes nothing (checklist 26)', async () => {
+  it('expiry comes from receive time + expires_in: a local clock 20 minutes fast changes nothing', async () => {
     const clock = new OffsetClock(20 * 60 * SECOND);
     const { engine } = build({ clock });
     const served = await engine.getToken(scope);
@@ -184,7 +183,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect((await engine.getToken(scope)).cacheHit).toBe(true);
   });
 
-  it('rotation with revokePrevious: the next acquisition reloads the new version and nobody sees a failure (checklist 13, 22)', async () => {
+  it('rotation with revokePrevious: the next acquisition reloads the new version and nobody sees a failure', async () => {
     const { engine, source, alerts, clock } = build();
     const first = await engine.getToken(scope);
     const oldVersion = source.peek()?.properties.version;
@@ -207,7 +206,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(answer.status).toBe(200);
   });
 
-  it('a revoked secret with no other version → 503, CredentialRejected, and no retry storm (checklist 13)', async () => {
+  it('a revoked secret with no other version → 503, CredentialRejected, and no retry storm', async () => {
     const { engine, source, alerts } = build();
     const current = await source.current();
     credentialSpoiled = true;
@@ -225,7 +224,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(keyVaultReads()).toBe(1);
   });
 
-  it('an expired secret (AADSTS7000222) → 503 and a CredentialExpired alert (checklist 14)', async () => {
+  it('an expired secret (AADSTS7000222) → 503 and a CredentialExpired alert', async () => {
     const { engine, source, alerts } = build();
     const current = await source.current();
     credentialSpoiled = true;
@@ -235,7 +234,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(alerts.events()).toEqual(['CredentialExpired']);
   });
 
-  it('a scope Entra does not know → 503, EntraConfigurationError, no retries (checklist 15)', async () => {
+  it('a scope Entra does not know → 503, EntraConfigurationError, no retries', async () => {
     const unknown = 'api://no-such-resource/.default';
     const { engine, alerts } = build({ settings: { TOKEN_SCOPES: `${scope},${unknown}` } });
     const failure = await failureOf(engine.getToken(unknown));
@@ -246,7 +245,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(tokenRequests(unknown)).toBe(1);
   });
 
-  it('429: no retry, Retry-After honoured for every scope, cached tokens still served (checklist 16)', async () => {
+  it('429: no retry, Retry-After honoured for every scope, cached tokens still served', async () => {
     const { engine, clock } = build();
     const first = await engine.getToken(scope);
     clock.advance(first.refreshAtMs - clock.now() + SECOND);
@@ -270,7 +269,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect((await engine.getToken(otherScope)).cacheHit).toBe(false);
   });
 
-  it('500 twice, then success: bounded retries hide the blip from the caller (checklist 17)', async () => {
+  it('500 twice, then success: bounded retries hide the blip from the caller', async () => {
     const { engine } = build();
     emulator.setFault({ target: 'token', mode: 'status', status: 500, count: 2 });
     const served = await engine.getToken(scope);
@@ -278,7 +277,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(tokenRequests()).toBe(3);
   });
 
-  it('500 that does not stop → 503 (entra_transient) after a bounded number of requests (checklist 17)', async () => {
+  it('500 that does not stop → 503 (entra_transient) after a bounded number of requests', async () => {
     const { engine } = build();
     emulator.setFault({ target: 'token', mode: 'status', status: 500 });
     const failure = await failureOf(engine.getToken(scope));
@@ -286,7 +285,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     expect(tokenRequests()).toBe(MAX_ATTEMPTS);
   });
 
-  it("a hung token endpoint: the engine's own deadline answers 503 (checklist 18)", async () => {
+  it("a hung token endpoint: the engine's own deadline answers 503", async () => {
     const { engine } = build({ attemptTimeoutMs: 800, deadlineMs: 2500 });
     emulator.setFault({ target: 'token', mode: 'hang' });
     const failure = await failureOf(engine.getToken(scope));
@@ -299,7 +298,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
   });
 
   it.each(['html', 'truncated', 'no-token', 'bad-expiry'] as const)(
-    'a 200 with a malformed body (%s) → 503, nothing cached (checklist 19)',
+    'a 200 with a malformed body (%s) → 503, nothing cached',
     async (malformedBody) => {
       const { engine } = build();
       emulator.setFault({ target: 'token', mode: 'malformed', malformedBody });
@@ -313,7 +312,7 @@ describe('TokenEngine against the emulator (real SDKs)', () => {
     },
   );
 
-  it('Key Vault unreachable on the first read → 503 naming Key Vault, and a KeyVaultAccessFailed alert (checklist 20)', async () => {
+  it('Key Vault unreachable on the first read → 503 naming Key Vault, and a KeyVaultAccessFailed alert', async () => {
     const { engine, alerts } = build();
     emulator.setFault({ target: 'keyvault', mode: 'status', status: 403 });
     const failure = await failureOf(engine.getToken(scope));

@@ -1,17 +1,18 @@
 /**
  * The front door with real caller tokens from the emulated Entra (client credentials over HTTPS)
  * and the tenant's real keys endpoint (fetched by jose over HTTPS with the emulator's CA).
- * Checklist 1–12 with genuine tokens, key rollover and a failing keys endpoint.
+ * Caller authentication with genuine tokens, key rollover and a failing keys endpoint.
  */
 import { randomUUID } from 'node:crypto';
 import { startEmulator } from '../../../dev/emulator';
 import type { RunningEmulator } from '../../../dev/emulator';
-import { CallerAuthenticator, type CallerAuthenticatorOptions } from '../../../src/core/callerAuth';
-import { type BrokerConfig, parseConfig } from '../../../src/core/config';
-import type { BrokerErrorCode } from '../../../src/core/errors';
-import { RateLimiter } from '../../../src/core/rateLimiter';
-import { createTlsFetch } from '../../../src/core/tlsFetch';
-import { type CoreHttpResponse, createTokenRequestHandler } from '../../../src/core/tokenRequestHandler';
+import { CallerAuthenticator, type CallerAuthenticatorOptions } from '../../../src/callers/callerAuth';
+import { type BrokerConfig, parseConfig } from '../../../src/contract/config';
+import type { BrokerErrorCode } from '../../../src/contract/errors';
+import { RateLimiter } from '../../../src/callers/rateLimiter';
+import { createTlsFetch } from '../../../src/platform/tlsFetch';
+import type { CoreHttpResponse } from '../../../src/http/httpTypes';
+import { createTokenRequestHandler } from '../../../src/http/tokenRequestHandler';
 import {
   expectContractHeaders,
   expectErrorBody,

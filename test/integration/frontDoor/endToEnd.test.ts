@@ -4,26 +4,26 @@
  * tenant's real keys over HTTPS) → policy → the real TokenEngine (Key Vault via managed identity,
  * Entra via @azure/identity) → a token the stand-in third-party API accepts.
  *
- * Checklist 24 through the front door, and 31: a canary client secret runs through every path;
+ * Single-flight through the front door, and secrets hygiene: a canary client secret runs through every path;
  * no log line, error body or thrown error holds it, a JWT, `client_secret=` or an Authorization value.
  */
 import { randomUUID } from 'node:crypto';
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { startEmulator } from '../../../dev/emulator';
 import type { FaultSpec, RunningEmulator } from '../../../dev/emulator';
-import { CallerAuthenticator } from '../../../src/core/callerAuth';
-import { type BrokerConfig, parseConfig } from '../../../src/core/config';
-import { createKeyVaultCredentialSource } from '../../../src/core/credentialSource';
-import { createLogger } from '../../../src/core/logger';
-import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
-import { RateLimiter } from '../../../src/core/rateLimiter';
-import { SecretRegistry } from '../../../src/core/redact';
-import { createTlsFetch } from '../../../src/core/tlsFetch';
-import { createEntraTokenClient } from '../../../src/core/tokenClient';
-import { TokenEngine } from '../../../src/core/tokenEngine';
-import { createHealthHandler, createTokenRequestHandler } from '../../../src/core/tokenRequestHandler';
-import { createHealthFunction } from '../../../src/functions/health';
-import { createTokenFunction } from '../../../src/functions/token';
+import { CallerAuthenticator } from '../../../src/callers/callerAuth';
+import { type BrokerConfig, parseConfig } from '../../../src/contract/config';
+import { createKeyVaultCredentialSource } from '../../../src/credentials/credentialSource';
+import { createLogger } from '../../../src/platform/logger';
+import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
+import { RateLimiter } from '../../../src/callers/rateLimiter';
+import { SecretRegistry } from '../../../src/platform/redact';
+import { createTlsFetch } from '../../../src/platform/tlsFetch';
+import { createEntraTokenClient } from '../../../src/tokens/tokenClient';
+import { TokenEngine } from '../../../src/tokens/tokenEngine';
+import { createHealthHandler } from '../../../src/http/healthHandler';
+import { createTokenRequestHandler } from '../../../src/http/tokenRequestHandler';
+import { createHttpFunction } from '../../../src/functions/httpFunction';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 import { useIdentityEnv } from '../../support/identityEnv';
 
@@ -56,7 +56,7 @@ describe('broker end to end through the front door (emulator, real SDKs)', () =>
   beforeEach(() => emulator.reset());
 
   afterAll(() => {
-    // Checklist 31, over every line and body of every test in this file.
+    // Secrets hygiene, over every line and body of every test in this file.
     const everything = [...logLines, ...bodies].join('\n');
     expect(logLines.length).toBeGreaterThan(20);
     expect(everything).not.toContain(CANARY);
@@ -103,8 +103,8 @@ describe('broker end to end through the front door (emulator, real SDKs)', () =>
       rateLimiter: RateLimiter.fromConfig(config),
       logger,
     });
-    const tokenFunction = createTokenFunction(handle);
-    const healthFunction = createHealthFunction(createHealthHandler({ tokens: engine, logger }));
+    const tokenFunction = createHttpFunction(handle);
+    const healthFunction = createHttpFunction(createHealthHandler({ tokens: engine, logger }));
     const context = (): InvocationContext => new InvocationContext({ logHandler: () => undefined });
 
     const toAnswer = (response: HttpResponseInit): Answer => {
@@ -158,7 +158,7 @@ describe('broker end to end through the front door (emulator, real SDKs)', () =>
     expect((await broker.health()).body).toEqual({ status: 'ok' });
   });
 
-  it('checklist 24: 10 concurrent cold requests → one Entra request, all 200; then served from the cache', async () => {
+  it('10 concurrent cold requests → one Entra request, all 200; then served from the cache', async () => {
     const broker = buildBroker();
     const headers = await bearer();
     const answers = await Promise.all(Array.from({ length: 10 }, () => broker.token({ headers })));

@@ -1,4 +1,4 @@
-/** Issue 7: the warm-up run watches a certificate's notAfter the way it watches a secret's expiry. */
+/** the warm-up run watches a certificate's notAfter the way it watches a secret's expiry. */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
 import { buildWarmupBroker } from '../../support/fakes/warmupStack';
 import { useIdentityEnv } from '../../support/identityEnv';

@@ -1,5 +1,5 @@
 /**
- * Issue 4 (credential health) and issue 7 (certificate notAfter, federated): the warm-up run against
+ * Credential health and certificate notAfter, federated: the warm-up run against
  * the emulator with the real Key Vault source, Entra client and token engine.
  */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';

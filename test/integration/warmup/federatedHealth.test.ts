@@ -1,4 +1,4 @@
-/** Issue 7: with a federated credential the timer says there is nothing to expire, instead of warning. */
+/** with a federated credential the timer says there is nothing to expire, instead of warning. */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
 import { buildWarmupBroker } from '../../support/fakes/warmupStack';
 import { useIdentityEnv } from '../../support/identityEnv';

@@ -1,5 +1,5 @@
 /**
- * Issue 4: a failing warm-up run keeps the cached tokens that are still valid, and
+ * a failing warm-up run keeps the cached tokens that are still valid, and
  * `TokenRefreshFailing` is raised once when acquisitions have failed for a whole refresh window.
  */
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';

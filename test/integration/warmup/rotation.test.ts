@@ -1,5 +1,5 @@
 /**
- * Issue 4 (safe rotation): a new version in Key Vault is tried before it is used, while callers keep
+ * Safe rotation: a new version in Key Vault is tried before it is used, while callers keep
  * asking for tokens; a bad new version never replaces the good one.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';

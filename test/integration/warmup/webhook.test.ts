@@ -1,5 +1,5 @@
 /**
- * Issue 4 (alert sinks): a warm-up run POSTs its alerts to ALERT_WEBHOOK_URL over real HTTPS, and a
+ * Alert sinks: a warm-up run POSTs its alerts to ALERT_WEBHOOK_URL over real HTTPS, and a
  * webhook that is down, failing or hanging never fails the run.
  */
 import { createServer, type Server } from 'node:https';
@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEmulator, type RunningEmulator } from '../../../dev/emulator';
 import { createTlsMaterial } from '../../../dev/emulator/tls';
-import { createTlsFetch } from '../../../src/core/tlsFetch';
+import { createTlsFetch } from '../../../src/platform/tlsFetch';
 import { buildWarmupBroker } from '../../support/fakes/warmupStack';
 import { useIdentityEnv } from '../../support/identityEnv';
 

@@ -2,7 +2,7 @@
  * A clock that moves only when told, with a `sleep` that moves it instead of waiting — pass
  * `clock` and `sleep: clock.sleep` to code that takes both (TokenEngine does).
  */
-import type { Clock } from '../../../src/core/clock';
+import type { Clock } from '../../../src/platform/clock';
 
 /** 2026-01-01T12:00:00Z, a fixed start so that logged times are stable. */
 export const FAKE_START_MS = Date.UTC(2026, 0, 1, 12, 0, 0);

@@ -1,11 +1,11 @@
 /** A valid BrokerConfig for unit tests (two scopes; SCOPE_A is the default), built by the real parser. */
-import { type BrokerConfig, parseConfig } from '../../../src/core/config';
+import { type BrokerConfig, parseConfig } from '../../../src/contract/config';
 
 export const FAKE_SCOPE_A = 'api://11111111-1111-1111-1111-111111111111/.default';
 export const FAKE_SCOPE_B = 'api://22222222-2222-2222-2222-222222222222/.default';
 export const FAKE_CALLER_ID = '33333333-3333-3333-3333-333333333333';
 
-/** `overrides` are contract §3 settings, e.g. `{ TOKEN_MIN_LIFETIME_SECONDS: '60' }`. */
+/** `overrides` are broker settings, e.g. `{ TOKEN_MIN_LIFETIME_SECONDS: '60' }`. */
 export function fakeConfig(overrides: Record<string, string> = {}): BrokerConfig {
   return parseConfig({
     ENTRA_TENANT_ID: 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa',
@@ -19,7 +19,7 @@ export function fakeConfig(overrides: Record<string, string> = {}): BrokerConfig
 }
 
 /**
- * Contract §3 settings as a deployment would have them, with the authority on a closed loopback
+ * Broker settings as a deployment would have them, with the authority on a closed loopback
  * port, so that nothing beyond 127.0.0.1 is ever contacted.
  */
 export const DEPLOYMENT_SETTINGS: Readonly<Record<string, string>> = Object.freeze({

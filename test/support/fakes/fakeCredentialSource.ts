@@ -4,7 +4,11 @@
  * often each method ran and `valueReads` how many times a value was "read from Key Vault";
  * `failNext` / `failAlways` script Key Vault failures.
  */
-import type { ClientCredential, CredentialProperties, CredentialSource } from '../../../src/core/credentialTypes';
+import type {
+  ClientCredential,
+  CredentialProperties,
+  CredentialSource,
+} from '../../../src/credentials/credentialTypes';
 
 type Method = 'current' | 'load' | 'latestProperties';
 

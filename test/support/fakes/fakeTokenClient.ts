@@ -6,9 +6,9 @@
  * Tokens are `fake-access-token-N` (not JWT-shaped, so a leak check can search for them).
  * `entraErrors` builds the BrokerErrors the real client throws.
  */
-import { BrokerError } from '../../../src/core/errors';
-import type { ClientCredential } from '../../../src/core/credentialTypes';
-import type { AcquiredToken, TokenClient } from '../../../src/core/tokenClient';
+import { BrokerError } from '../../../src/contract/errors';
+import type { ClientCredential } from '../../../src/credentials/credentialTypes';
+import type { AcquiredToken, TokenClient } from '../../../src/tokens/tokenClient';
 import type { FakeClock } from './fakeClock';
 
 export interface FakeTokenSpec {

@@ -1,5 +1,5 @@
 /** An AlertSink that keeps every alert raised, for assertions. */
-import type { Alert, AlertEventName, AlertSink } from '../../../src/core/alert';
+import type { Alert, AlertEventName, AlertSink } from '../../../src/contract/alert';
 
 export class RecordingAlerts implements AlertSink {
   readonly alerts: Alert[] = [];

@@ -4,8 +4,8 @@
  * It is NOT given a SecretRegistry on purpose: leak checks must catch code that hands a credential
  * to the logger, not rely on the registry scrubbing it afterwards.
  */
-import type { Clock } from '../../../src/core/clock';
-import { createLogger, type LogLevel, type Logger } from '../../../src/core/logger';
+import type { Clock } from '../../../src/platform/clock';
+import { createLogger, type LogLevel, type Logger } from '../../../src/platform/logger';
 
 export interface LogRecord {
   time: string;

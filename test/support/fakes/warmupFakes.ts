@@ -3,14 +3,18 @@
  * source holding versions in memory and an engine whose outcomes the test scripts (the recording
  * alert sink is RecordingAlerts in ./recordingAlerts).
  */
-import { type BrokerConfig, parseConfig } from '../../../src/core/config';
-import { DAY_MS } from '../../../src/core/credentialMonitor';
-import type { ClientCredential, CredentialProperties, CredentialSource } from '../../../src/core/credentialTypes';
-import type { Clock } from '../../../src/core/clock';
-import { BrokerError } from '../../../src/core/errors';
-import type { ServedToken } from '../../../src/core/tokenProvider';
-import type { RefreshOutcome } from '../../../src/core/tokenEngine';
-import type { WarmupEngine } from '../../../src/core/warmup';
+import { type BrokerConfig, parseConfig } from '../../../src/contract/config';
+import { DAY_MS } from '../../../src/operations/credentialMonitor';
+import type {
+  ClientCredential,
+  CredentialProperties,
+  CredentialSource,
+} from '../../../src/credentials/credentialTypes';
+import type { Clock } from '../../../src/platform/clock';
+import { BrokerError } from '../../../src/contract/errors';
+import type { ServedToken } from '../../../src/tokens/tokenProvider';
+import type { RefreshOutcome } from '../../../src/tokens/tokenEngine';
+import type { WarmupEngine } from '../../../src/operations/warmup';
 import { FAKE_START_MS, FakeClock } from './fakeClock';
 
 export const START_MS = FAKE_START_MS;

@@ -7,17 +7,17 @@
  * emulator on real time (so the SDKs' own token caches, which use real time, stay valid), while
  * everything the broker decides (secret expiry, token refresh) follows the injected clock.
  */
-import type { Alert, AlertEventName } from '../../../src/core/alert';
-import { createAlertSink, type FlushableAlertSink } from '../../../src/core/alerts';
-import { type BrokerConfig, parseConfig } from '../../../src/core/config';
-import { createKeyVaultCredentialSource } from '../../../src/core/credentialSource';
-import type { CredentialSource } from '../../../src/core/credentialTypes';
-import { createLogger, type LogLevel } from '../../../src/core/logger';
-import { createManagedIdentityCredential } from '../../../src/core/managedIdentity';
-import { SecretRegistry } from '../../../src/core/redact';
-import { createEntraTokenClient } from '../../../src/core/tokenClient';
-import { TokenEngine } from '../../../src/core/tokenEngine';
-import { createWarmupRunner, type WarmupReport } from '../../../src/core/warmup';
+import type { Alert, AlertEventName } from '../../../src/contract/alert';
+import { createAlertSink, type FlushableAlertSink } from '../../../src/operations/alerts';
+import { type BrokerConfig, parseConfig } from '../../../src/contract/config';
+import { createKeyVaultCredentialSource } from '../../../src/credentials/credentialSource';
+import type { CredentialSource } from '../../../src/credentials/credentialTypes';
+import { createLogger, type LogLevel } from '../../../src/platform/logger';
+import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
+import { SecretRegistry } from '../../../src/platform/redact';
+import { createEntraTokenClient } from '../../../src/tokens/tokenClient';
+import { TokenEngine } from '../../../src/tokens/tokenEngine';
+import { createWarmupRunner, type WarmupReport } from '../../../src/operations/warmup';
 import type { RunningEmulator } from '../../../dev/emulator';
 import { ManualClock } from './warmupFakes';
 

@@ -55,7 +55,7 @@ const info: EmulatorProcessInfo = {
 };
 
 describe('npm start: broker environment', () => {
-  it("holds the emulator settings, overridden by contract §3 settings from npm start's environment, and nothing else", () => {
+  it("holds the emulator settings, overridden by broker settings from npm start's environment, and nothing else", () => {
     const env = brokerEnvironment(
       info.brokerSettings,
       {
@@ -76,7 +76,7 @@ describe('npm start: broker environment', () => {
   });
 });
 
-describe('stack.json (contract §4)', () => {
+describe('stack.json (docs/development.md)', () => {
   const env = brokerEnvironment(info.brokerSettings, {}, { caCertPath: info.caCertPath, port: 7071 });
   const stack = buildStackFile(info, env, 'http://127.0.0.1:7071', '.local/ca.pem', 'func');
 

@@ -1,7 +1,7 @@
 import { InvocationContext, type Timer } from '@azure/functions';
-import { BrokerError } from '../../../src/core/errors';
-import { createLogger, type LogLevel } from '../../../src/core/logger';
-import type { WarmupReport } from '../../../src/core/warmup';
+import { BrokerError } from '../../../src/contract/errors';
+import { createLogger, type LogLevel } from '../../../src/platform/logger';
+import type { WarmupReport } from '../../../src/operations/warmup';
 import { createWarmupFunction } from '../../../src/functions/warmup';
 import { SCOPE_A, SCOPE_B } from '../../support/fakes/warmupFakes';
 

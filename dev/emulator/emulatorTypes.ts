@@ -1,0 +1,82 @@
+/**
+ * The shapes of a running emulator, apart from the code that starts one, so that the control API
+ * and the entry point can both name them without importing each other.
+ */
+import type { CredentialKind, RotateOptions } from './brokerCredentials';
+import type { FaultSpec } from './faults';
+import type { LatencySpec } from './latency';
+import type { EmulatorCaller } from './tenant';
+
+export interface EmulatorStats {
+  /** clientId -> scope -> count (every /oauth2/v2.0/token request, ok or not). */
+  tokenRequests: Record<string, Record<string, number>>;
+  /** secret/certificate name -> count of authenticated GETs of a value (by version or latest). */
+  keyVaultReads: Record<string, number>;
+  managedIdentityRequests: number;
+}
+
+/** Everything a client of the emulator needs (the control API's `GET /info`; `.local/emulator-info.json`). */
+export type EmulatorInfo = Pick<
+  RunningEmulator,
+  | 'url'
+  | 'tenantId'
+  | 'authorityHost'
+  | 'tokenEndpoint'
+  | 'jwksUri'
+  | 'keyVaultUrl'
+  | 'identityEndpoint'
+  | 'managedIdentity'
+  | 'broker'
+  | 'scopes'
+  | 'callers'
+  | 'thirdPartyApi'
+  | 'controlUrl'
+>;
+
+export interface RunningEmulator {
+  url: string;
+  caPem: string;
+  tenantId: string;
+  authorityHost: string;
+  tokenEndpoint: string;
+  jwksUri: string;
+  keyVaultUrl: string;
+  identityEndpoint: string;
+  identityHeader: string;
+  managedIdentity: { clientId: string; principalId: string };
+  broker: {
+    clientId: string;
+    credentialName: string;
+    credentialKind: CredentialKind;
+    audience: string;
+    audienceUri: string;
+  };
+  scopes: string[];
+  callers: EmulatorCaller[];
+  thirdPartyApi: { url: string; audience: string };
+  controlUrl: string;
+  brokerSettings(): Record<string, string>;
+  stats(): EmulatorStats;
+  setFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  /** Delays every request to a service (or `all`) by `ms` until cleared; 0 removes it. */
+  setLatency(latency: LatencySpec): void;
+  clearLatency(): void;
+  /** Counts, faults and latency back to none. */
+  reset(): void;
+  rotate(options: RotateOptions): Promise<{ version: string }>;
+  setSecretEnabled(version: string, enabled: boolean): void;
+  revokeCredential(version: string): void;
+  expireCredentialInEntra(version: string): void;
+  /** Federated mode: change the subject the broker app's federated credential trusts (AADSTS70021 drill). */
+  setFederatedSubject(subject: string): void;
+  signJwt(
+    claims: Record<string, unknown>,
+    options?: { kid?: string; header?: Record<string, unknown> },
+  ): Promise<string>;
+  callerToken(caller: EmulatorCaller | string, scope?: string): Promise<string>;
+  rollSigningKeys(): Promise<{ kid: string }>;
+  /** Extension: the public facts as one JSON-able object (callers include their secrets). */
+  info(): EmulatorInfo;
+  close(): Promise<void>;
+}
