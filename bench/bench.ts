@@ -74,6 +74,7 @@ function sizes(quick: boolean) {
     refreshLifetimes: quick ? 2 : 4,
     memoryApps: quick ? 20 : 2000,
     memoryTokensPerApp: quick ? 2 : 10,
+    memoryWarmMs: quick ? 500 : 5000,
     realRoundMs: quick ? 500 : 5000,
     realRounds: quick ? 1 : 3,
   };
@@ -295,7 +296,8 @@ async function measureRealRuntime(context: Context, levers: boolean): Promise<vo
     roundMs: context.size.realRoundMs,
     rounds: context.size.realRounds,
   };
-  Object.assign(context.result, await measureRealHost({ ...options, variant: DEFAULT_VARIANT }, apps));
+  const cold = { emulator: context.emulator, latencyMs: context.size.latencyMs };
+  Object.assign(context.result, await measureRealHost({ ...options, variant: DEFAULT_VARIANT, cold }, apps));
   if (!levers) return;
   for (const variant of LEVERS) {
     const figures = await measureRealHost({ ...options, variant }, apps);
@@ -384,6 +386,7 @@ async function main(argv: string[]): Promise<void> {
         apps: size.memoryApps,
         tokensPerApp: size.memoryTokensPerApp,
         connections: 8,
+        warmMs: size.memoryWarmMs,
       });
       Object.assign(result, memory);
     }

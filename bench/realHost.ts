@@ -9,6 +9,10 @@
  *   realHostP50Ratio, realHostP99Ratio               broker ÷ fixture (targets ≤ 1.10 and ≤ 1.25)
  *   realHostRssMb, realWorkerRssMb                   the broker's Functions host (.NET) and Node.js
  *                                                    worker, resident after the load
+ *   realHostColdFirstTokenMs, realHostColdPathRatio  with `cold`: the first token request on the
+ *                                                    freshly started host (sent once it answers
+ *                                                    /api/health), every upstream `latencyMs` away,
+ *                                                    and its ratio to the unavoidable chain (coldPath.ts)
  *
  * A variant changes one lever: host.json through `AzureFunctionsJobHost__*` overrides (both apps),
  * or the HTTP streaming mode of @azure/functions (both apps).
@@ -17,6 +21,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type FuncLocation, type RunningFuncHost, startFuncHost } from '../dev/funcHost';
+import type { RunningEmulator } from '../dev/emulator/index';
+import { unavoidableRoundTrips } from './coldPath';
 import { keepAliveLoad, type LoadResult, summarizeLoad } from './keepAliveLoad';
 import { log, postToken, root, round, rssMb, tokenForm } from './support';
 import http from 'node:http';
@@ -73,6 +79,8 @@ export interface RealHostOptions {
   readonly roundMs: number;
   readonly rounds: number;
   readonly variant: HostVariant;
+  /** Inject upstream latency while the broker's host starts and serves its first token request. */
+  readonly cold?: { readonly emulator: RunningEmulator; readonly latencyMs: number };
 }
 
 interface Apps {
@@ -148,14 +156,22 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
   const { variant } = options;
   log(`real Functions runtime, ${variant.name} (${variant.description})…`);
   const brokerApp = variant.httpStream ? apps.brokerStream : apps.broker;
-  const broker = await startHost(options, brokerApp, 'func-broker');
+  const { cold } = options;
+  cold?.emulator.setLatency({ target: 'all', ms: cold.latencyMs });
+  let broker: RunningFuncHost;
+  let first: { status: number; ms: number };
+  const body = tokenForm(options.scope);
+  try {
+    broker = await startHost(options, brokerApp, 'func-broker');
+    // The first token request on this instance; then both hosts are warmed with the same load.
+    first = await postToken(broker.url, options.callerToken, body, new http.Agent());
+  } finally {
+    cold?.emulator.clearLatency();
+  }
   let fixture: RunningFuncHost | undefined;
   try {
-    fixture = await startHost(options, apps.fixture, 'func-fixture');
-    const body = tokenForm(options.scope);
-    // The first request acquires the token; then both hosts are warmed with the same load.
-    const first = await postToken(broker.url, options.callerToken, body, new http.Agent());
     if (first.status !== 200) throw new Error(`the broker on func answered ${first.status}`);
+    fixture = await startHost(options, apps.fixture, 'func-fixture');
     const load = (url: string, durationMs: number): Promise<LoadResult> =>
       keepAliveLoad({ url, callerToken: options.callerToken, body, connections: options.connections, durationMs });
     await load(broker.url, 2000);
@@ -181,6 +197,14 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
       realHostFailures: b.failures + f.failures,
       realHostRssMb: rss.dotnet ?? NaN,
       realWorkerRssMb: rss.node ?? NaN,
+      ...(cold
+        ? {
+            realHostColdFirstTokenMs: round(first.ms, 1),
+            realHostColdPathRatio: round(
+              first.ms / (unavoidableRoundTrips(cold.emulator.broker.credentialKind) * cold.latencyMs),
+            ),
+          }
+        : {}),
     };
   } finally {
     await fixture?.stop();
