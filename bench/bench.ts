@@ -206,6 +206,13 @@ async function measureLoadTimes({ settings, brokerEnv, size, result }: Context):
   if (unbundledLoadMs !== undefined && !Number.isNaN(unbundledLoadMs)) result.unbundledLoadMs = round(unbundledLoadMs);
 }
 
+/** `"503×12 0×3"`: how many answers had each status (0: no answer). */
+function countStatuses(answers: { status: number }[]): string {
+  const counts = new Map<number, number>();
+  for (const { status } of answers) counts.set(status, (counts.get(status) ?? 0) + 1);
+  return [...counts].map(([status, count]) => `${status}×${count}`).join(' ');
+}
+
 /** 1,000 concurrent requests on a cold broker, then the retired local-host load figures. */
 async function measureLocalHost({ emulator, brokerEnv, scope, callerToken, size, result }: Context): Promise<void> {
   const body = tokenForm(scope);
@@ -228,6 +235,8 @@ async function measureLocalHost({ emulator, brokerEnv, scope, callerToken, size,
       .filter(([name]) => name !== scope)
       .reduce((sum, [, count]) => sum + count, 0);
     result.coldFailures = answers.filter(({ status }) => status !== 200).length;
+    if (result.coldFailures > 0)
+      result.coldFailureStatuses = countStatuses(answers.filter(({ status }) => status !== 200));
     result.coldKeyVaultReads = Object.values(stats.keyVaultReads).reduce((a, b) => a + b, 0);
     result.coldPeakRssMb = peakRssMb(broker.child.pid!);
 

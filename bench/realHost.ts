@@ -47,7 +47,7 @@ export const LEVERS: readonly HostVariant[] = [
     name: 'hostLogsWarning',
     description:
       'host.json logLevel default Warning, Host.Results and Host.Aggregator Information (request telemetry kept), ' +
-      'Function Information (the broker’s own lines kept)',
+      'the Function categories as host.json has them (the broker’s own lines kept)',
     hostJson: {
       AzureFunctionsJobHost__logging__logLevel__default: 'Warning',
       'AzureFunctionsJobHost__logging__logLevel__Host.Results': 'Information',
@@ -55,16 +55,11 @@ export const LEVERS: readonly HostVariant[] = [
     },
   },
   {
-    name: 'invocationLogsWarning',
+    name: 'auditLineWarning',
     description:
-      'as hostLogsWarning, and Function Warning: no per-invocation Executing/Executed lines, nor the broker’s ' +
-      'info lines (its audit line per request)',
-    hostJson: {
-      AzureFunctionsJobHost__logging__logLevel__default: 'Warning',
-      'AzureFunctionsJobHost__logging__logLevel__Host.Results': 'Information',
-      'AzureFunctionsJobHost__logging__logLevel__Host.Aggregator': 'Information',
-      AzureFunctionsJobHost__logging__logLevel__Function: 'Warning',
-    },
+      'Function.token.User Warning: the host drops the broker’s info line per request (its audit line), which ' +
+      'host.json keeps; the worker still sends it',
+    hostJson: { 'AzureFunctionsJobHost__logging__logLevel__Function.token.User': 'Warning' },
   },
   { name: 'httpStream', description: 'app.setup({ enableHttpStream: true }) in both apps', httpStream: true },
 ];
