@@ -4,7 +4,17 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', '.local/', 'coverage/', 'infra/', '**/*.js', '**/*.mjs'],
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'client/dist/',
+      'client/examples/',
+      '.local/',
+      'coverage/',
+      'infra/',
+      '**/*.js',
+      '**/*.mjs',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -22,7 +32,7 @@ export default tseslint.config(
   },
   {
     // Tests and dev tools print and poke at internals on purpose.
-    files: ['test/**/*.ts', 'dev/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'dev/**/*.ts', 'bench/**/*.ts', 'client/test/**/*.ts'],
     rules: {
       'no-console': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -99,6 +99,7 @@ const devTools = [
   ['bench/bench.ts', 'dist/bench/bench.js'],
   ['bench/handler.ts', 'dist/bench/handler.js'],
   ['bench/funcLatency.ts', 'dist/bench/funcLatency.js'],
+  ['bench/client.ts', 'dist/bench/client.js'],
 ];
 
 function buildDevTool(entry, outfile) {

@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { TokenCredential } from '@azure/core-auth';
+import { ClientSecretCredential } from '@azure/identity';
+import { BrokerCredential, BrokerRequestError } from '../client/src';
 import { localFetch, type LocalResponse } from './localFetch';
 import { resolveStackPath, type StackCaller, type StackFile } from './stackFile';
 import { callerTokenScope } from './stackSettings';
@@ -84,6 +87,32 @@ export function deniedCaller(stack: StackFile): StackCaller {
   return caller;
 }
 
+/**
+ * The workload's own credential, as a workload with an app registration holds it: a client secret,
+ * against the emulated Entra (its CA passed explicitly; no instance discovery off the machine).
+ */
+export function workloadCredential(ctx: DemoContext, caller: StackCaller): ClientSecretCredential {
+  return new ClientSecretCredential(ctx.stack.entra.tenantId, caller.clientId, caller.clientSecret, {
+    authorityHost: ctx.stack.entra.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: ctx.ca },
+  });
+}
+
+/** The workload's side of the broker: BrokerCredential over its own credential (see client/). */
+export function workloadBrokerCredential(
+  ctx: DemoContext,
+  caller: StackCaller,
+  credential: TokenCredential = workloadCredential(ctx, caller),
+): BrokerCredential {
+  return new BrokerCredential({ brokerUrl: ctx.stack.broker.url, brokerScope: callerTokenScope(caller), credential });
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof BrokerRequestError) return `${error.code} (${error.status}): ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 function errorOf(response: LocalResponse): string {
   const json = response.json as { error?: unknown; error_description?: unknown } | undefined;
   return json?.error
@@ -111,36 +140,46 @@ export async function runDemoSteps(
   const scope = stack.scopes[0] as string;
   const workload = allowedCaller(stack);
 
-  const own = await requestCallerToken(ctx, workload);
+  const ownCredential = workloadCredential(ctx, workload);
+  const own = await ownCredential.getToken(callerTokenScope(workload)).then(
+    (token) => ({ token: token.token, failure: undefined }),
+    (error: unknown) => ({ token: undefined, failure: describeFailure(error) }),
+  );
   record({
-    title: `Workload "${workload.name}" gets its own token from Entra (client credentials, scope ${callerTokenScope(workload)})`,
-    ok: own.response.status === 200 && own.token !== undefined,
+    title: `Workload "${workload.name}" gets its own token from Entra (ClientSecretCredential, scope ${callerTokenScope(workload)})`,
+    ok: own.token !== undefined,
     details: own.token
-      ? [`200 from ${stack.entra.tokenEndpoint}`, `claims ${describeClaims(own.token)}`]
-      : [`${own.response.status}: ${errorOf(own.response)}`],
+      ? [`from ${stack.entra.tokenEndpoint}`, `claims ${describeClaims(own.token)}`]
+      : [own.failure ?? 'no token'],
   });
   if (!own.token) return steps;
 
-  const brokered = await requestBrokerToken(ctx, own.token, scope);
-  const served = brokered.json as Record<string, unknown> | undefined;
-  const accessToken = typeof served?.access_token === 'string' ? served.access_token : undefined;
+  const credential = workloadBrokerCredential(ctx, workload, ownCredential);
+  const startedMs = Date.now();
+  const brokered = await credential.getToken(scope).then(
+    (token) => ({ token, failure: undefined }),
+    (error: unknown) => ({ token: undefined, failure: describeFailure(error) }),
+  );
+  const served = brokered.token;
+  const accessToken = served?.token;
+  const again = served ? await credential.getToken(scope) : undefined;
   record({
-    title: `It calls the broker: POST ${stack.broker.url}/api/token with scope ${scope}`,
+    title: `It asks the broker through BrokerCredential: POST ${stack.broker.url}/api/token with scope ${scope}`,
     ok:
-      brokered.status === 200 &&
-      accessToken !== undefined &&
-      served?.token_type === 'Bearer' &&
-      typeof served.expires_in === 'number' &&
-      served.expires_in > 0 &&
-      brokered.headers['cache-control'] === 'no-store',
-    details:
-      brokered.status === 200 && accessToken
-        ? [
-            `200, token_type ${String(served?.token_type)}, expires_in ${String(served?.expires_in)} s, refresh_in ${String(served?.refresh_in)} s, scope ${String(served?.scope)}`,
-            `Cache-Control: ${String(brokered.headers['cache-control'])}`,
-            `third-party token claims ${describeClaims(accessToken)}`,
-          ]
-        : [`${brokered.status}: ${errorOf(brokered)}`],
+      served !== undefined &&
+      served.tokenType === 'Bearer' &&
+      served.expiresOnTimestamp > startedMs &&
+      served.refreshAfterTimestamp !== undefined &&
+      served.refreshAfterTimestamp > startedMs &&
+      served.refreshAfterTimestamp < served.expiresOnTimestamp &&
+      again === served,
+    details: served
+      ? [
+          `expires in ${Math.round((served.expiresOnTimestamp - startedMs) / 1000)} s, refreshed after ${Math.round(((served.refreshAfterTimestamp ?? 0) - startedMs) / 1000)} s (the broker's refresh_in)`,
+          `a second getToken is served from the credential's cache: ${again === served ? 'yes' : 'no'}`,
+          `third-party token claims ${describeClaims(served.token)}`,
+        ]
+      : [brokered.failure ?? 'no token'],
   });
   if (!accessToken) return steps;
 
@@ -159,23 +198,16 @@ export async function runDemoSteps(
   });
 
   const outsider = deniedCaller(stack);
-  const outsiderToken = await requestCallerToken(ctx, outsider);
-  if (!outsiderToken.token) {
-    record({
-      title: `Caller "${outsider.name}" gets its own token from Entra`,
-      ok: false,
-      details: [`${outsiderToken.response.status}: ${errorOf(outsiderToken.response)}`],
-    });
-    return steps;
-  }
-  const refused = await requestBrokerToken(ctx, outsiderToken.token, scope);
+  const refused = await workloadBrokerCredential(ctx, outsider)
+    .getToken(scope)
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
   record({
     title: `Caller "${outsider.name}" (valid token, allowed no scope) asks the broker for ${scope}: refused`,
-    ok: refused.status === 403 && (refused.json as { error?: unknown } | undefined)?.error === 'insufficient_scope',
-    details: [
-      `${refused.status}: ${errorOf(refused)}`,
-      `WWW-Authenticate: ${String(refused.headers['www-authenticate'])}`,
-    ],
+    ok: refused instanceof BrokerRequestError && refused.status === 403 && refused.error === 'insufficient_scope',
+    details: [refused === undefined ? 'it got a token' : describeFailure(refused)],
   });
   return steps;
 }

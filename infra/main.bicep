@@ -268,13 +268,41 @@ module alerts 'modules/alerts.bicep' = {
   ]
 }
 
+// The operator's dashboard, and a probe of /api/health from outside that pages when the broker
+// stops answering (see docs/alerts.md).
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: allTags
+    appInsightsName: names.appInsights
+    displayName: 'Token broker (${environmentName})'
+  }
+  dependsOn: [
+    monitoring
+  ]
+}
+
+var healthUrl = 'https://${functionApp.outputs.defaultHostName}/api/health'
+
+module availability 'modules/availability.bicep' = {
+  name: 'availability'
+  params: {
+    location: location
+    tags: allTags
+    appInsightsName: names.appInsights
+    healthUrl: healthUrl
+    actionGroupId: alerts.outputs.actionGroupId
+  }
+}
+
 // Outputs: azd stores UPPER_CASE outputs in the environment; README.md ("Deploying to Azure") uses them. No secrets.
 output AZURE_TENANT_ID string = entraTenantId
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output BROKER_TOKEN_URL string = 'https://${functionApp.outputs.defaultHostName}/api/token'
-output BROKER_HEALTH_URL string = 'https://${functionApp.outputs.defaultHostName}/api/health'
+output BROKER_HEALTH_URL string = healthUrl
 output BROKER_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output BROKER_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output BROKER_IDENTITY_NAME string = identity.outputs.name
@@ -287,3 +315,7 @@ output BROKER_VAULT_ROLE_ASSIGNMENT_ID string = keyVault.outputs.brokerVaultRole
 output FEDERATED_CREDENTIAL_ISSUER string = '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0'
 output FEDERATED_CREDENTIAL_SUBJECT string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
+// Opens the workbook in the portal of this cloud (docs/alerts.md, "The workbook").
+output BROKER_WORKBOOK_URL string = '${environment().portal}/#@${tenant().tenantId}/resource${workbook.outputs.id}/workbook'
+output BROKER_WORKBOOK_ID string = workbook.outputs.id
+output BROKER_HEALTH_TEST_ID string = availability.outputs.webTestId

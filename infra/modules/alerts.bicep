@@ -1,5 +1,6 @@
-// Who hears about trouble: an action group (email), a log alert on the broker's own alert events,
-// and Key Vault's near-expiry / expired events forwarded through Event Grid.
+// Who hears about trouble: an action group (email), log alerts on the broker's own alert events
+// (one per paged severity, generated from the alert catalog), and Key Vault's near-expiry / expired
+// events forwarded through Event Grid.
 
 @description('Azure region of the vault and Application Insights.')
 param location string
@@ -31,26 +32,42 @@ param evaluationFrequency string
 @secure()
 param vaultEventsWebhookUrl string
 
-// The broker logs one JSON object per line; alert events carry an `event` field (src/core/alert.ts).
-// In Application Insights each line is a `traces` row whose message is that JSON text.
-var brokerAlertEvents = [
-  'SecretExpiryWarning'
-  'SecretExpired'
-  'CredentialRotationFailed'
-  'TokenRefreshFailing'
-]
+// The broker logs one JSON object per line; an alert is a line whose `event` is the alert's name
+// and whose `severity` is the severity it was raised at. In Application Insights each line is a
+// `traces` row whose message is that JSON text. The events, the severities each may be raised at,
+// and how each severity pages all come from the alert catalog the broker's own types are built
+// from, so an event added there is matched here without editing this file.
+var catalog = loadJsonContent('../../src/contract/alertCatalog.json')
+var catalogEvents = items(catalog.events)
 
-var brokerAlertQuery = join(
-  [
-    'let alertEvents = dynamic(${string(brokerAlertEvents)});'
-    'traces'
-    '| where message has_any (alertEvents)'
-    '| extend record = parse_json(extract(@"(\\{.*\\})", 1, message))'
-    '| extend brokerEvent = tostring(record.event), credentialName = tostring(record.credentialName)'
-    '| where brokerEvent in (alertEvents)'
-    '| project timestamp, brokerEvent, credentialName, severityLevel, message'
-  ],
-  '\n'
+// One rule per paged severity (error, warning); info events (CredentialRotated, ...) page nobody.
+var pagingTiers = map(items(catalog.paging), tier => {
+  severity: tier.key
+  azureMonitorSeverity: tier.value.azureMonitorSeverity
+  displayName: tier.value.displayName
+  events: map(filter(catalogEvents, event => contains(event.value.severities, tier.key)), event => event.key)
+})
+
+// Each row names its runbook (docs/alerts.md#<event>), so the alert's dimensions say where to look.
+var runbooks = toObject(catalogEvents, event => event.key, event => 'docs/alerts.md#${event.value.runbook}')
+
+var brokerAlertQueries = map(
+  pagingTiers,
+  tier =>
+    join(
+      [
+        'let alertEvents = dynamic(${string(tier.events)});'
+        'let runbooks = dynamic(${string(runbooks)});'
+        'traces'
+        '| where message has_any (alertEvents)'
+        '| extend record = parse_json(extract(@"(\\{.*\\})", 1, message))'
+        '| extend brokerEvent = tostring(record.event), brokerSeverity = tostring(record.severity)'
+        '| where brokerEvent in (alertEvents) and brokerSeverity == "${tier.severity}"'
+        '| extend credentialName = tostring(record.credentialName), runbook = tostring(runbooks[brokerEvent])'
+        '| project timestamp, brokerEvent, brokerSeverity, credentialName, runbook, message'
+      ],
+      '\n'
+    )
 )
 
 var vaultEventTypes = [
@@ -87,51 +104,62 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource brokerAlertRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
-  name: 'broker-alert-events-${appInsights.name}'
-  location: location
-  tags: tags
-  properties: {
-    displayName: 'Token broker alert events'
-    description: 'The token broker logged ${join(brokerAlertEvents, ', ')}: its client credential is expiring, expired, failed to rotate, or tokens cannot be refreshed.'
-    severity: 1
-    enabled: true
-    scopes: [
-      appInsights.id
-    ]
-    evaluationFrequency: evaluationFrequency
-    windowSize: evaluationFrequency
-    criteria: {
-      allOf: [
-        {
-          query: brokerAlertQuery
-          timeAggregation: 'Count'
-          operator: 'GreaterThan'
-          threshold: 0
-          dimensions: [
-            {
-              name: 'brokerEvent'
-              operator: 'Include'
-              values: [
-                '*'
-              ]
+resource brokerAlertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for (tier, i) in pagingTiers: {
+    name: 'broker-alert-${tier.severity}-${appInsights.name}'
+    location: location
+    tags: tags
+    properties: {
+      displayName: tier.displayName
+      description: 'The token broker raised ${join(tier.events, ', ')} at severity ${tier.severity}. Each alert names its event and runbook (docs/alerts.md).'
+      severity: tier.azureMonitorSeverity
+      enabled: true
+      scopes: [
+        appInsights.id
+      ]
+      evaluationFrequency: evaluationFrequency
+      windowSize: evaluationFrequency
+      criteria: {
+        allOf: [
+          {
+            query: brokerAlertQueries[i]
+            timeAggregation: 'Count'
+            operator: 'GreaterThan'
+            threshold: 0
+            dimensions: [
+              {
+                name: 'brokerEvent'
+                operator: 'Include'
+                values: [
+                  '*'
+                ]
+              }
+              {
+                name: 'runbook'
+                operator: 'Include'
+                values: [
+                  '*'
+                ]
+              }
+            ]
+            failingPeriods: {
+              numberOfEvaluationPeriods: 1
+              minFailingPeriodsToAlert: 1
             }
-          ]
-          failingPeriods: {
-            numberOfEvaluationPeriods: 1
-            minFailingPeriodsToAlert: 1
           }
-        }
-      ]
-    }
-    autoMitigate: false
-    actions: {
-      actionGroups: [
-        actionGroup.id
-      ]
+        ]
+      }
+      // The broker raises each condition once (per version, threshold or failure streak), so every
+      // matching line is news; resolving by itself would close an alert nobody has looked at.
+      autoMitigate: false
+      actions: {
+        actionGroups: [
+          actionGroup.id
+        ]
+      }
     }
   }
-}
+]
 
 resource vaultTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: 'evgt-${vault.name}'

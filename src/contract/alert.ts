@@ -1,23 +1,11 @@
-/** Stable alert event names; Application Insights alert rules match on them. */
-export type AlertEventName =
-  | 'SecretExpiryWarning'
-  | 'SecretExpired'
-  | 'SecretExpiryUnknown'
-  | 'SecretDisabled'
-  | 'TokenRefreshFailing'
-  | 'CredentialRotated'
-  | 'CredentialRotationFailed'
-  | 'CredentialRejected'
-  | 'CredentialExpired'
-  | 'EntraConfigurationError'
-  | 'KeyVaultAccessFailed'
-  | 'CredentialNotExpiring';
+import type { AlertKind } from './alertCatalog';
 
-export type AlertSeverity = 'info' | 'warning' | 'error';
+// The event names and the severities each may be raised at come from the alert catalog, which the
+// deployed alert rules read too.
+export type { AlertEventName, AlertKind, AlertSeverity } from './alertCatalog';
 
-export interface Alert {
-  readonly event: AlertEventName;
-  readonly severity: AlertSeverity;
+/** What every alert carries besides its event and severity. */
+export interface AlertFields {
   readonly credentialName: string;
   readonly version?: string | undefined;
   /** ISO 8601. */
@@ -28,6 +16,9 @@ export interface Alert {
   /** Error code, AADSTS number, scope and the like. */
   readonly details?: Readonly<Record<string, string | number | boolean>>;
 }
+
+/** An alert: an event at a severity the catalog allows for it, and its fields. */
+export type Alert = AlertKind & AlertFields;
 
 /** Receives alerts; must not throw and must not block the caller (webhooks are sent in the background). */
 export interface AlertSink {

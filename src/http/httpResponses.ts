@@ -1,11 +1,14 @@
-import { BrokerError, type BrokerErrorCode, DEPENDENCY_ERROR_CODES } from '../contract/errors';
+import {
+  BrokerError,
+  errorSpec,
+  type HttpErrorSpec,
+  type OAuthErrorCode,
+  SERVER_ERROR_DESCRIPTION,
+  UNAVAILABLE_HTTP,
+} from '../contract/errors';
 import { describeError, type Logger } from '../platform/logger';
 import { boundedRetryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS } from '../contract/retryAfter';
 import type { CoreHttpResponse } from './httpTypes';
-
-/** The RFC 6749 §5.2 `error` values the contract allows (docs/openapi.yaml). */
-export type OAuthErrorCode =
-  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'slow_down' | 'temporarily_unavailable' | 'server_error';
 
 /** What a failure looks like on the wire. `headers` never holds caller input. */
 export interface HttpError {
@@ -41,82 +44,43 @@ export function baseResponseHeaders(): Record<string, string> {
   };
 }
 
-const WWW_AUTHENTICATE = 'WWW-Authenticate';
 const DEFAULT_ALLOWED_METHODS = ['GET', 'POST'] as const;
-
-/** Fixed descriptions for codes whose message could carry details a caller has no business seeing. */
-const UNAVAILABLE_DESCRIPTION = 'No token can be obtained right now; try again later.';
-const SERVER_ERROR_DESCRIPTION = 'The broker failed unexpectedly.';
 
 /**
  * The one mapping from a failure to an HTTP error (house style: one function maps codes to
- * responses). BrokerError codes of the front door keep their own message, which the broker wrote
- * and which never quotes caller input; dependency failures get a fixed 503 text (never upstream
- * text); anything else is a bug: 500 `server_error`, logged once with its stack, never described.
+ * responses), read from the error table (contract/errors.ts). A 500 is a bug by definition, whether
+ * a BrokerError `internal` or anything that is not a BrokerError: bare `server_error`, logged once
+ * with its stack, never described.
  */
 export function toHttpError(error: unknown, options: ToHttpErrorOptions = {}): HttpError {
   if (error instanceof BrokerError) {
-    const mapped = mapBrokerError(error, options);
-    if (mapped) return mapped;
+    const { http } = errorSpec(error.code);
+    if (http.status !== 500) {
+      return {
+        status: http.status,
+        error: http.error,
+        description: http.description ?? safeDescription(error.message),
+        headers: headerOf(http.header, error, options),
+      };
+    }
   }
   options.logger?.error('UnexpectedError', { error: describeError(error) });
   return { status: 500, error: 'server_error', description: SERVER_ERROR_DESCRIPTION, headers: {} };
 }
 
-function mapBrokerError(error: BrokerError, options: ToHttpErrorOptions): HttpError | undefined {
-  const code: BrokerErrorCode = error.code;
-  const description = safeDescription(error.message);
-  switch (code) {
-    case 'request_invalid':
-      return { status: 400, error: 'invalid_request', description, headers: {} };
-    case 'method_not_allowed':
-      return {
-        status: 405,
-        error: 'invalid_request',
-        description,
-        headers: { Allow: (options.allowedMethods ?? DEFAULT_ALLOWED_METHODS).join(', ') },
-      };
-    case 'payload_too_large':
-      return { status: 413, error: 'invalid_request', description, headers: {} };
-    case 'unsupported_media_type':
-      return { status: 415, error: 'invalid_request', description, headers: {} };
-    case 'caller_token_missing':
-      // RFC 6750 §3.1: no error code when the request carried no token at all.
-      return { status: 401, error: 'invalid_token', description, headers: { [WWW_AUTHENTICATE]: 'Bearer' } };
-    case 'caller_token_invalid':
-      return {
-        status: 401,
-        error: 'invalid_token',
-        description,
-        headers: { [WWW_AUTHENTICATE]: 'Bearer error="invalid_token"' },
-      };
-    case 'caller_forbidden':
-      return {
-        status: 403,
-        error: 'insufficient_scope',
-        description,
-        headers: { [WWW_AUTHENTICATE]: 'Bearer error="insufficient_scope"' },
-      };
-    case 'caller_rate_limited':
-      return {
-        status: 429,
-        error: 'slow_down',
-        description,
-        headers: { 'Retry-After': String(boundedRetryAfterSeconds(error.retryAfterSeconds, 1)) },
-      };
-    case 'config_invalid':
-    case 'internal':
-      return undefined;
-    default:
-      if (!DEPENDENCY_ERROR_CODES.has(code)) return undefined;
-      return {
-        status: 503,
-        error: 'temporarily_unavailable',
-        description: UNAVAILABLE_DESCRIPTION,
-        headers: {
-          'Retry-After': String(boundedRetryAfterSeconds(error.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS)),
-        },
-      };
+function headerOf(
+  header: HttpErrorSpec['header'],
+  error: BrokerError,
+  options: ToHttpErrorOptions,
+): Record<string, string> {
+  if (header === null) return {};
+  switch (header.name) {
+    case 'WWW-Authenticate':
+      return { [header.name]: header.value };
+    case 'Allow':
+      return { [header.name]: (options.allowedMethods ?? DEFAULT_ALLOWED_METHODS).join(', ') };
+    case 'Retry-After':
+      return { [header.name]: String(boundedRetryAfterSeconds(error.retryAfterSeconds, header.defaultSeconds)) };
   }
 }
 
@@ -148,8 +112,8 @@ export function errorResponse(error: unknown, options: ToHttpErrorOptions = {}):
  */
 export function unavailableResponse(retryAfterSeconds: number = DEFAULT_RETRY_AFTER_SECONDS): CoreHttpResponse {
   return jsonResponse(
-    503,
-    { error: 'temporarily_unavailable', error_description: UNAVAILABLE_DESCRIPTION },
+    UNAVAILABLE_HTTP.status,
+    { error: UNAVAILABLE_HTTP.error, error_description: UNAVAILABLE_HTTP.description },
     { 'Retry-After': String(boundedRetryAfterSeconds(retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS)) },
   );
 }

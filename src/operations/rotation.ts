@@ -2,7 +2,7 @@ import type { AlertSink } from '../contract/alert';
 import { AlertDeduper } from './alerts';
 import type { BrokerConfig } from '../contract/config';
 import type { ClientCredential, CredentialProperties, CredentialSource } from '../credentials/credentialTypes';
-import { type BrokerErrorCode, isBrokerError } from '../contract/errors';
+import { type BrokerErrorCode, isBrokerError, isTransient } from '../contract/errors';
 import { describeError, type Logger } from '../platform/logger';
 import type { TokenEngine } from '../tokens/tokenEngine';
 
@@ -37,20 +37,6 @@ export interface CredentialRotatorOptions {
   /** Runs in a row a candidate may fail for a passing reason before it is alerted; default 3. */
   transientFailuresBeforeAlert?: number;
 }
-
-/**
- * Failures that say nothing about the candidate itself (Entra or Key Vault briefly unavailable):
- * the candidate is tried again on the next run and alerted only when this keeps happening.
- */
-const PASSING_FAILURES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
-  'entra_throttled',
-  'entra_transient',
-  'entra_timeout',
-  'entra_malformed_response',
-  'keyvault_throttled',
-  'keyvault_transient',
-  'keyvault_timeout',
-]);
 
 /**
  * Safe rotation: a new credential version is tried before it is used, so callers never see a
@@ -115,7 +101,9 @@ export function createCredentialRotator(options: CredentialRotatorOptions): Cred
 
   const reportFailure = (candidateVersion: string, previousVersion: string, error: unknown): void => {
     const code: BrokerErrorCode = isBrokerError(error) ? error.code : 'internal';
-    const passing = PASSING_FAILURES.has(code);
+    // A transient failure (Entra or Key Vault briefly unavailable) says nothing about the candidate
+    // itself: it is tried again on the next run and alerted only when this keeps happening.
+    const passing = isTransient(code);
     const failuresInARow = (transientFailures.get(candidateVersion) ?? 0) + 1;
     if (passing) transientFailures.set(candidateVersion, failuresInARow);
     logger.warn('CredentialRotationAttemptFailed', {

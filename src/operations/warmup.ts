@@ -5,7 +5,7 @@ import { type Clock, systemClock } from '../platform/clock';
 import type { BrokerConfig, CredentialKind } from '../contract/config';
 import { createCredentialMonitor, type CredentialHealth } from './credentialMonitor';
 import type { CredentialProperties, CredentialSource } from '../credentials/credentialTypes';
-import { BrokerError, type BrokerErrorCode, isBrokerError } from '../contract/errors';
+import { BrokerError, isBrokerError, isTransient } from '../contract/errors';
 import { describeError, type Logger } from '../platform/logger';
 import { createCredentialRotator, type RotationOutcome } from './rotation';
 import type { RefreshOutcome, TokenEngine } from '../tokens/tokenEngine';
@@ -45,12 +45,6 @@ export interface WarmupRunnerOptions {
 }
 
 const FALLBACK_INTERVAL_MS = 5 * 60_000;
-
-const KEY_VAULT_PASSING_CODES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
-  'keyvault_throttled',
-  'keyvault_transient',
-  'keyvault_timeout',
-]);
 
 /**
  * The longest gap between consecutive runs of an NCRONTAB schedule over its next few runs
@@ -140,7 +134,7 @@ export function createWarmupRunner(options: WarmupRunnerOptions): () => Promise<
         recordingSink.raise({
           event: 'KeyVaultAccessFailed',
           // A refusal (RBAC, firewall, not found, disabled) needs a human; a blip may pass by itself.
-          severity: KEY_VAULT_PASSING_CODES.has(error.code) ? 'warning' : 'error',
+          severity: isTransient(error.code) ? 'warning' : 'error',
           credentialName: config.credentialName,
           message:
             `The warm-up run could not read the properties of '${config.credentialName}' from Key Vault ` +

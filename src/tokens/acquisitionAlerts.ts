@@ -1,77 +1,32 @@
-import type { AlertEventName, AlertSeverity, AlertSink } from '../contract/alert';
+import { alertKindOf } from '../contract/alertCatalog';
+import type { AlertKind, AlertSink } from '../contract/alert';
 import type { ClientCredential } from '../credentials/credentialTypes';
-import type { BrokerErrorCode } from '../contract/errors';
-import { KEY_VAULT_REFUSAL_CODES } from './failureMemory';
+import { type BrokerError, type BrokerErrorCode, errorSpec, type FailureAlertSpec } from '../contract/errors';
 import { describeError, type Logger } from '../platform/logger';
 
-const KEY_VAULT_TRANSIENT_CODES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
-  'keyvault_throttled',
-  'keyvault_transient',
-  'keyvault_timeout',
-]);
+/**
+ * AADSTS codes saying that no federated identity credential on the app registration matches the
+ * managed identity's token: 70021 (none at all), 700211 (issuer), 700212 (audience), 700213 (subject).
+ */
+const FEDERATED_MISMATCH_AADSTS: ReadonlySet<number> = new Set([70021, 700211, 700212, 700213]);
 
-/** The alert an acquisition failing with a given code raises. */
-export interface FailureAlert {
-  readonly event: AlertEventName;
-  readonly severity: AlertSeverity;
-  readonly message: string;
-  /** Whether the alert names the credential version in use (Key Vault failures have none worth naming). */
-  readonly aboutCredential: boolean;
-}
+const FEDERATED_MISMATCH_MESSAGE =
+  "Entra found no federated identity credential on the app registration that matches the managed identity's token. " +
+  'Check the federated credential: issuer https://login.microsoftonline.com/<tenant ID>/v2.0, subject the ' +
+  "managed identity's object (principal) ID, audience api://AzureADTokenExchange.";
 
 /**
- * The alert for an acquisition that failed with `code`; undefined when the failure needs none
- * (transient Entra failures and throttling: retries and health cover them, an alert would be noise).
+ * The alert for an acquisition that failed with `code` (the error table's `alert`); undefined when
+ * the failure needs none (transient Entra failures and throttling: retries and health cover them).
+ * A federated credential mismatch (`aadsts`) gets advice about the federated credential.
  */
-export function alertForFailure(code: BrokerErrorCode): FailureAlert | undefined {
-  switch (code) {
-    case 'entra_configuration':
-      return {
-        event: 'EntraConfigurationError',
-        severity: 'error',
-        message: 'Entra refused the token request as misconfigured (tenant, app registration or scope).',
-        aboutCredential: true,
-      };
-    case 'token_lifetime_too_short':
-      return {
-        event: 'EntraConfigurationError',
-        severity: 'error',
-        message: 'Entra issues tokens shorter-lived than TOKEN_MIN_LIFETIME_SECONDS.',
-        aboutCredential: true,
-      };
-    case 'entra_credential_rejected':
-      return {
-        event: 'CredentialRejected',
-        severity: 'error',
-        message: 'Entra rejects the client credential, and Key Vault has no other version that works.',
-        aboutCredential: true,
-      };
-    case 'entra_credential_expired':
-      return {
-        event: 'CredentialExpired',
-        severity: 'error',
-        message: 'Entra reports the client credential as expired, and Key Vault has no newer version.',
-        aboutCredential: true,
-      };
-    default:
-      if (KEY_VAULT_REFUSAL_CODES.has(code)) {
-        return {
-          event: 'KeyVaultAccessFailed',
-          severity: 'error',
-          message: 'The client credential could not be read from Key Vault, or cannot be used.',
-          aboutCredential: false,
-        };
-      }
-      if (KEY_VAULT_TRANSIENT_CODES.has(code)) {
-        return {
-          event: 'KeyVaultAccessFailed',
-          severity: 'warning',
-          message: 'Key Vault did not answer the read of the client credential.',
-          aboutCredential: false,
-        };
-      }
-      return undefined;
+export function alertForFailure(code: BrokerErrorCode, aadsts?: number): FailureAlertSpec | undefined {
+  const alert = errorSpec(code).alert;
+  if (!alert) return undefined;
+  if (code === 'entra_configuration' && aadsts !== undefined && FEDERATED_MISMATCH_AADSTS.has(aadsts)) {
+    return { ...alert, message: FEDERATED_MISMATCH_MESSAGE };
   }
+  return alert;
 }
 
 export interface AcquisitionAlertsOptions {
@@ -94,22 +49,21 @@ export class AcquisitionAlerts {
     this.logger = options.logger;
   }
 
-  /** Raises the alert {@link alertForFailure} gives for `code`, if any. Never throws. */
+  /** Raises the alert {@link alertForFailure} gives for `failure`, if any. Never throws. */
   acquisitionFailed(
-    code: BrokerErrorCode,
+    failure: BrokerError,
     inUse: ClientCredential | undefined,
     details: Record<string, string | number | boolean>,
   ): void {
-    const alert = alertForFailure(code);
+    const alert = alertForFailure(failure.code, failure.aadsts);
     if (!alert) return;
-    this.raise(alert.event, alert.severity, alert.message, alert.aboutCredential ? inUse : undefined, details);
+    this.raise(alert, alert.message, alert.aboutCredential ? inUse : undefined, details);
   }
 
   /** A reloaded credential worked after Entra refused the one in use, and is now in use. Never throws. */
   credentialRotated(credential: ClientCredential, scope: string): void {
     this.raise(
-      'CredentialRotated',
-      'info',
+      { event: 'CredentialRotated', severity: 'info' },
       'Entra refused the credential in use; the latest version from Key Vault works and is now in use.',
       credential,
       { scope },
@@ -117,16 +71,14 @@ export class AcquisitionAlerts {
   }
 
   private raise(
-    event: AlertEventName,
-    severity: AlertSeverity,
+    kind: AlertKind,
     message: string,
     credential: ClientCredential | undefined,
     details: Record<string, string | number | boolean>,
   ): void {
     try {
       this.sink.raise({
-        event,
-        severity,
+        ...alertKindOf(kind),
         credentialName: this.credentialName,
         version: credential?.properties.version,
         message,
@@ -134,7 +86,7 @@ export class AcquisitionAlerts {
       });
     } catch (error) {
       // The sink must not throw; if it does, the token path must not fail because of it.
-      this.logger.error('AlertSinkFailed', { event, error: describeError(error) });
+      this.logger.error('AlertSinkFailed', { event: kind.event, error: describeError(error) });
     }
   }
 }

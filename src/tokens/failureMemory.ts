@@ -1,38 +1,12 @@
 import type { Clock } from '../platform/clock';
 import type { CredentialSource } from '../credentials/credentialTypes';
-import { BrokerError, type BrokerErrorCode } from '../contract/errors';
+import { BrokerError, errorSpec } from '../contract/errors';
 import type { Logger } from '../platform/logger';
 import {
   boundedRetryAfterSeconds,
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_THROTTLE_SECONDS,
-  MAX_RETRY_AFTER_SECONDS,
 } from '../contract/retryAfter';
-
-/** Configuration failures (invalid scope, unknown tenant or app, too-short token lifetime) are not retried for this long. */
-export const CONFIGURATION_FAILURE_MEMORY_MS = 60_000;
-/** A credential Entra refused (7000215 / 7000222) is not tried again for this long, unless a new version is loaded. */
-export const CREDENTIAL_FAILURE_MEMORY_MS = 30_000;
-/** Key Vault refusals (403, 404, disabled, unusable value) are not re-read for this long. */
-export const KEY_VAULT_FAILURE_MEMORY_MS = 30_000;
-export { DEFAULT_THROTTLE_SECONDS } from '../contract/retryAfter';
-/** Longest throttling pause honoured, whatever `Retry-After` says (the cap of every Retry-After). */
-export const MAX_THROTTLE_SECONDS = MAX_RETRY_AFTER_SECONDS;
-/** `Retry-After` told to callers after transient failures (5xx, network, timeout, malformed answers). */
-export const TRANSIENT_RETRY_AFTER_SECONDS = DEFAULT_RETRY_AFTER_SECONDS;
-
-/** Entra refused the credential itself: worth one reload from Key Vault, then remembered per version. */
-export const CREDENTIAL_CODES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
-  'entra_credential_rejected',
-  'entra_credential_expired',
-]);
-/** Key Vault said no (or gave something unusable): asking again at once would get the same answer. */
-export const KEY_VAULT_REFUSAL_CODES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
-  'keyvault_forbidden',
-  'keyvault_not_found',
-  'keyvault_disabled',
-  'credential_invalid',
-]);
 
 /** A failure that makes further attempts pointless for a while (no retry storm). */
 interface RememberedFailure {
@@ -68,9 +42,9 @@ export interface FailureMemoryOptions {
  *
  * - the throttling pause after a 429, engine-wide because Entra throttles the application, not one
  *   scope (asking for another scope would only prolong it);
- * - per scope, the last failure that makes retrying pointless for a while (configuration:
- *   {@link CONFIGURATION_FAILURE_MEMORY_MS}; refused credential: {@link CREDENTIAL_FAILURE_MEMORY_MS},
- *   only while that version is still loaded; Key Vault refusal: {@link KEY_VAULT_FAILURE_MEMORY_MS});
+ * - per scope, the last failure that makes retrying pointless for a while: how long is the error
+ *   table's `remember` (contract/errors.ts), for a refused credential only while that version is
+ *   still loaded;
  * - per scope, since when acquisitions have failed (for health);
  * - the `Retry-After` callers are told for a failure.
  *
@@ -112,8 +86,8 @@ export class FailureMemory implements ThrottleGate {
   }
 
   /**
-   * Opens the pause for `Retry-After` (capped at {@link MAX_THROTTLE_SECONDS};
-   * {@link DEFAULT_THROTTLE_SECONDS} when missing). A shorter pause never cuts a longer one short.
+   * Opens the pause for `Retry-After` (capped at MAX_RETRY_AFTER_SECONDS;
+   * DEFAULT_THROTTLE_SECONDS when missing). A shorter pause never cuts a longer one short.
    */
   openThrottle(failure: BrokerError, scope: string): void {
     const seconds = boundedRetryAfterSeconds(failure.retryAfterSeconds, DEFAULT_THROTTLE_SECONDS);
@@ -140,13 +114,13 @@ export class FailureMemory implements ThrottleGate {
     const state = this.state(key);
     state.failingSinceMs ??= now;
     state.remembered = undefined;
-    const memory = memoryOf(failure.code);
+    const memory = errorSpec(failure.code).remember;
     if (!memory) return undefined;
-    const untilMs = now + memory.memoryMs;
+    const untilMs = now + memory.ms;
     state.remembered = {
       error: failure,
       untilMs,
-      credentialVersion: memory.perCredentialVersion ? inUseVersion : undefined,
+      credentialVersion: memory.whileVersionLoaded ? inUseVersion : undefined,
     };
     return untilMs;
   }
@@ -156,7 +130,11 @@ export class FailureMemory implements ThrottleGate {
     return this.states.get(key)?.failingSinceMs;
   }
 
-  /** `failure` with the `retryAfterSeconds` callers should be told. */
+  /**
+   * `failure` with the `retryAfterSeconds` callers should be told: the rest of the throttling pause
+   * or of the remembered failure, else what upstream asked for, else as long as such a failure is
+   * remembered, else DEFAULT_RETRY_AFTER_SECONDS.
+   */
   withDerivedRetryAfter(failure: BrokerError, rememberedUntilMs?: number, now = this.clock.now()): BrokerError {
     if (failure.code === 'entra_throttled' && this.throttle && now < this.throttle.untilMs) {
       return withRetryAfter(failure, secondsUntil(this.throttle.untilMs, now));
@@ -165,18 +143,10 @@ export class FailureMemory implements ThrottleGate {
       return withRetryAfter(failure, secondsUntil(rememberedUntilMs, now));
     }
     if (failure.retryAfterSeconds !== undefined && failure.retryAfterSeconds > 0) {
-      return withRetryAfter(
-        failure,
-        boundedRetryAfterSeconds(failure.retryAfterSeconds, TRANSIENT_RETRY_AFTER_SECONDS),
-      );
+      return withRetryAfter(failure, boundedRetryAfterSeconds(failure.retryAfterSeconds, DEFAULT_RETRY_AFTER_SECONDS));
     }
-    if (CREDENTIAL_CODES.has(failure.code) || KEY_VAULT_REFUSAL_CODES.has(failure.code)) {
-      return withRetryAfter(failure, CREDENTIAL_FAILURE_MEMORY_MS / 1000);
-    }
-    if (failure.code === 'entra_configuration' || failure.code === 'token_lifetime_too_short') {
-      return withRetryAfter(failure, CONFIGURATION_FAILURE_MEMORY_MS / 1000);
-    }
-    return withRetryAfter(failure, TRANSIENT_RETRY_AFTER_SECONDS);
+    const memory = errorSpec(failure.code).remember;
+    return withRetryAfter(failure, memory ? memory.ms / 1000 : DEFAULT_RETRY_AFTER_SECONDS);
   }
 
   private state(key: string): ScopeState {
@@ -187,16 +157,6 @@ export class FailureMemory implements ThrottleGate {
     }
     return state;
   }
-}
-
-/** How long a failure with `code` is remembered; undefined for failures worth retrying at once. */
-function memoryOf(code: BrokerErrorCode): { memoryMs: number; perCredentialVersion: boolean } | undefined {
-  if (code === 'entra_configuration' || code === 'token_lifetime_too_short') {
-    return { memoryMs: CONFIGURATION_FAILURE_MEMORY_MS, perCredentialVersion: false };
-  }
-  if (CREDENTIAL_CODES.has(code)) return { memoryMs: CREDENTIAL_FAILURE_MEMORY_MS, perCredentialVersion: true };
-  if (KEY_VAULT_REFUSAL_CODES.has(code)) return { memoryMs: KEY_VAULT_FAILURE_MEMORY_MS, perCredentialVersion: false };
-  return undefined;
 }
 
 /** A copy of `error` telling callers to come back after `seconds`. */

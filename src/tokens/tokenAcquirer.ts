@@ -1,12 +1,12 @@
-import type { AcquisitionAlerts } from './acquisitionAlerts';
 import { backoffDelayMs } from '../platform/backoff';
 import type { Clock } from '../platform/clock';
 import type { ClientCredential, CredentialSource } from '../credentials/credentialTypes';
 import { withDeadline } from '../platform/deadline';
-import { BrokerError, type BrokerErrorCode, isBrokerError } from '../contract/errors';
-import { CREDENTIAL_CODES, type ThrottleGate } from './failureMemory';
+import { BrokerError, errorSpec, toBrokerError } from '../contract/errors';
+import type { ThrottleGate } from './failureMemory';
 import { describeError, type Logger } from '../platform/logger';
 import type { AcquiredToken, TokenClient } from './tokenClient';
+import type { TokenLifetime } from './tokenLifetime';
 
 /** Budget of one request to Entra (passed to `TokenClient.acquire` as `timeoutMs`). */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 5_000;
@@ -20,39 +20,37 @@ export const DEFAULT_DEADLINE_MS = 12_000;
 export const MAX_ATTEMPTS = 3;
 /** No attempt is started with less time than this left before the deadline. */
 export const MIN_ATTEMPT_MS = 100;
-/**
- * Extra time given to `TokenClient.acquire` beyond the timeout it was asked to honour, before the
- * engine's own backstop deadline gives up on it (the client bounds itself; this guards against a bug).
- */
-export const BACKSTOP_GRACE_MS = 1_000;
-/**
- * Shortest lifetime taken as real. MSAL turns a missing, zero or unparseable `expires_in` into 0 and
- * rounds to whole seconds, so such an answer shows up as a token living under a second or two; Entra
- * itself never issues tokens below 10 minutes. Shorter → `entra_malformed_response` (retried).
- */
-export const MIN_PLAUSIBLE_LIFETIME_MS = 5_000;
 
-const TRANSIENT_CODES: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
-  'entra_transient',
-  'entra_timeout',
-  'entra_malformed_response',
-]);
+/** How an acquisition, or its requests, ended: a usable token or the failure. */
+type Outcome =
+  | { readonly token: AcquiredToken; readonly failure?: undefined }
+  | { readonly token?: undefined; readonly failure: BrokerError };
 
-/** What an acquisition got to before it ended; read by the caller for its logs, on success and failure. */
-export interface AttemptProgress {
-  attempts: number;
-  /** The credential of the last request to Entra. */
-  credential: ClientCredential | undefined;
-  /** The credential that was in use when the acquisition started. */
-  inUse: ClientCredential | undefined;
+/** What one acquisition came to; the engine caches, logs, alerts and remembers from it. */
+export type Acquisition = AcquisitionTrace & Outcome;
+
+export interface AcquisitionTrace {
+  readonly startedMs: number;
+  /** Requests sent to Entra. */
+  readonly attempts: number;
+  /** The credential in use when the acquisition started; undefined when none could be read, and for a trial. */
+  readonly inUse: ClientCredential | undefined;
+  /** The credential of the last request to Entra (a reloaded one when the first was refused). */
+  readonly lastTried: ClientCredential | undefined;
+  /** A reloaded version that worked and has been made the one in use. */
+  readonly promoted: ClientCredential | undefined;
 }
+
+/** The requests of one acquisition: how many, with which credential last, and how they ended. */
+type Requests = { readonly attempts: number; readonly lastTried: ClientCredential } & Outcome;
 
 export interface TokenAcquirerOptions {
   credentialSource: CredentialSource;
   tokenClient: TokenClient;
   /** Consulted before every request to Entra, and told about every 429. */
   throttleGate: ThrottleGate;
-  alerts: AcquisitionAlerts;
+  /** Judges each token received (implausible or too short a lifetime). */
+  lifetime: TokenLifetime;
   /** Already scoped to the owning component. */
   logger: Logger;
   clock: Clock;
@@ -66,18 +64,23 @@ export interface TokenAcquirerOptions {
   deadlineMs: number;
 }
 
+/** The message of an `internal` error that stands for an unexpected throw during an acquisition. */
+export const UNEXPECTED = 'Unexpected failure while acquiring a token.';
+
 /**
  * One acquisition of an Entra token, without any caching: the credential in use (the loaded one
  * when Key Vault fails) → requests with jittered exponential backoff for transient failures, at most
  * {@link MAX_ATTEMPTS} and never past the deadline → on a refused credential, one reload from Key
- * Vault and one request with a different version → promotion of that version once its token is kept.
- * A 429 is never slept on: it opens the throttle gate and ends the acquisition.
+ * Vault and one request with a different version → promotion of that version once its token is
+ * good. A 429 is never slept on: it opens the throttle gate and ends the acquisition. What to do
+ * after each failure is the error table's `retry` (contract/errors.ts). Every step of one
+ * acquisition is bounded by the same deadline.
  */
 export class TokenAcquirer {
   private readonly credentialSource: CredentialSource;
   private readonly tokenClient: TokenClient;
   private readonly throttleGate: ThrottleGate;
-  private readonly alerts: AcquisitionAlerts;
+  private readonly lifetime: TokenLifetime;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -89,7 +92,7 @@ export class TokenAcquirer {
     this.credentialSource = options.credentialSource;
     this.tokenClient = options.tokenClient;
     this.throttleGate = options.throttleGate;
-    this.alerts = options.alerts;
+    this.lifetime = options.lifetime;
     this.logger = options.logger;
     this.clock = options.clock;
     this.random = options.random;
@@ -99,63 +102,60 @@ export class TokenAcquirer {
   }
 
   /**
-   * Acquires a token for `scope` with the credential in use and hands it to `keep`. `keep` runs
-   * before a reloaded credential is promoted, so a token it refuses (by throwing) promotes nothing.
-   * `progress` is updated as the acquisition goes (for the caller's logs).
-   * @throws BrokerError `keyvault_*` / `credential_invalid` when no credential can be had; `entra_*`
-   * when Entra gives no token; whatever `keep` throws; `internal` for anything unexpected.
+   * A token for `scope` with the credential in use; a reloaded version that works is promoted.
+   * A failure is in the result, not thrown: `keyvault_*` / `credential_invalid` when no credential
+   * can be had, `entra_*` or `token_lifetime_too_short` when Entra gives no usable token, `internal`
+   * for anything unexpected from the credential source or the token client.
    */
-  async acquire<T>(
-    scope: string,
-    startedMs: number,
-    progress: AttemptProgress,
-    keep: (token: AcquiredToken) => T,
-  ): Promise<T> {
+  async obtain(scope: string): Promise<Acquisition> {
+    const startedMs = this.clock.now();
     const deadlineMs = startedMs + this.deadlineMs;
-    const credential = await this.currentCredential(scope, deadlineMs);
-    progress.credential = credential;
-    progress.inUse = credential;
-    const token = await this.requestWithRetries(scope, credential, deadlineMs, true, progress);
-    const kept = keep(token);
-    if (progress.credential && progress.credential !== credential) this.promoteReloaded(progress.credential, scope);
-    return kept;
+    let inUse: ClientCredential | undefined;
+    try {
+      inUse = await this.credentialInUse(scope, deadlineMs);
+    } catch (error) {
+      const failure = toBrokerError(error, UNEXPECTED);
+      return { startedMs, attempts: 0, inUse, lastTried: undefined, promoted: undefined, failure };
+    }
+    const requests = await this.requestWithRetries(scope, inUse, deadlineMs, true);
+    if (requests.failure) return { startedMs, inUse, promoted: undefined, ...requests };
+    const promoted = requests.lastTried === inUse ? undefined : requests.lastTried;
+    if (promoted) this.credentialSource.promote(promoted);
+    return { startedMs, inUse, promoted, ...requests };
   }
 
   /**
-   * Acquires a token for `scope` with `candidate` (not the credential in use) and hands it to
-   * `keep`: the usual retries for transient failures, but no reload on rejection and no promotion.
-   * @throws BrokerError `entra_throttled` during a throttling pause; `entra_*` when Entra gives no
-   * token; whatever `keep` throws; `internal` for anything unexpected.
+   * A token for `scope` with `candidate` (not the credential in use): the usual retries for
+   * transient failures, but no reload on rejection and no promotion. A failure is in the result
+   * (`entra_throttled` during a throttling pause, `entra_*`, `token_lifetime_too_short`, `internal`).
    */
-  async tryCandidate<T>(
-    scope: string,
-    candidate: ClientCredential,
-    startedMs: number,
-    progress: AttemptProgress,
-    keep: (token: AcquiredToken) => T,
-  ): Promise<T> {
-    this.throttleGate.assertNotThrottled(startedMs);
-    const token = await this.requestWithRetries(scope, candidate, startedMs + this.deadlineMs, false, progress);
-    return keep(token);
+  async trial(scope: string, candidate: ClientCredential): Promise<Acquisition> {
+    const startedMs = this.clock.now();
+    const trace = { startedMs, inUse: undefined, promoted: undefined };
+    try {
+      this.throttleGate.assertNotThrottled(startedMs);
+    } catch (error) {
+      return { ...trace, attempts: 0, lastTried: candidate, failure: toBrokerError(error, UNEXPECTED) };
+    }
+    return { ...trace, ...(await this.requestWithRetries(scope, candidate, startedMs + this.deadlineMs, false)) };
   }
 
   /**
    * The credential in use. A Key Vault failure while a credential is already loaded does not stop
-   * the broker: the loaded one keeps working (unless Key Vault says it was disabled).
+   * the broker: the loaded one keeps working when the error table says so for that failure.
    */
-  private async currentCredential(scope: string, deadlineMs: number): Promise<ClientCredential> {
+  private async credentialInUse(scope: string, deadlineMs: number): Promise<ClientCredential> {
     try {
-      // The source bounds its own reads; the backstop keeps the acquisition deadline even if it does not.
-      return await withDeadline(
+      return await this.beforeDeadline(
         this.credentialSource.current(),
-        Math.max(MIN_ATTEMPT_MS, deadlineMs - this.clock.now()),
+        deadlineMs,
         'keyvault_timeout',
         'Reading the client credential',
       );
     } catch (error) {
-      const failure = toBrokerError(error);
+      const failure = toBrokerError(error, UNEXPECTED);
       const loaded = this.credentialSource.peek();
-      if (loaded && failure.code.startsWith('keyvault_') && failure.code !== 'keyvault_disabled') {
+      if (loaded && errorSpec(failure.code).keepsLoadedCredential) {
         this.logger.warn('CredentialReadFailedUsingLoaded', {
           scope,
           code: failure.code,
@@ -167,68 +167,52 @@ export class TokenAcquirer {
     }
   }
 
-  /**
-   * Requests to Entra until one succeeds or a failure is final. `progress.credential` ends as the
-   * credential of the last request (a reloaded one when the first was refused).
-   */
+  /** Requests to Entra until one gives a usable token or a failure is final (in the result). */
   private async requestWithRetries(
     scope: string,
     initial: ClientCredential,
     deadlineMs: number,
     reloadOnRejection: boolean,
-    progress: AttemptProgress,
-  ): Promise<AcquiredToken> {
+  ): Promise<Requests> {
     let credential = initial;
+    let attempts = 0;
     let reloaded = false;
     let lastError: BrokerError | undefined;
     for (;;) {
-      const now = this.clock.now();
-      const remainingMs = deadlineMs - now;
-      if (remainingMs < MIN_ATTEMPT_MS) {
-        throw lastError ?? new BrokerError('entra_timeout', 'No time was left to ask Entra for a token.');
-      }
-      // Another scope may have been throttled while this acquisition waited.
-      this.throttleGate.assertNotThrottled(now);
-      progress.attempts += 1;
-      progress.credential = credential;
       try {
-        const timeoutMs = Math.min(this.attemptTimeoutMs, remainingMs);
-        const token = await withDeadline(
-          this.tokenClient.acquire(credential, scope, { timeoutMs }),
-          timeoutMs + BACKSTOP_GRACE_MS,
-          'entra_timeout',
-          'The token request to Entra',
-        );
-        if (token.expiresOnMs - this.clock.now() < MIN_PLAUSIBLE_LIFETIME_MS) {
-          throw new BrokerError(
-            'entra_malformed_response',
-            'Entra answered with a missing, zero or unreadable token lifetime.',
-          );
+        const now = this.clock.now();
+        const remainingMs = deadlineMs - now;
+        if (remainingMs < MIN_ATTEMPT_MS) {
+          throw lastError ?? new BrokerError('entra_timeout', 'No time was left to ask Entra for a token.');
         }
-        return token;
+        // Another scope may have been throttled while this acquisition waited.
+        this.throttleGate.assertNotThrottled(now);
       } catch (error) {
-        const failure = toBrokerError(error);
+        return { attempts, lastTried: credential, failure: toBrokerError(error, UNEXPECTED) };
+      }
+      attempts += 1;
+      try {
+        return { attempts, lastTried: credential, token: await this.requestOnce(scope, credential, deadlineMs) };
+      } catch (error) {
+        const failure = toBrokerError(error, UNEXPECTED);
         lastError = failure;
-        if (failure.code === 'entra_throttled') {
-          this.throttleGate.openThrottle(failure, scope);
-          throw failure;
-        }
-        if (TRANSIENT_CODES.has(failure.code)) {
-          const delayMs = backoffDelayMs(progress.attempts, this.random);
-          if (progress.attempts >= MAX_ATTEMPTS || this.clock.now() + delayMs + MIN_ATTEMPT_MS > deadlineMs) {
-            throw failure;
+        const retry = errorSpec(failure.code).retry;
+        if (retry === 'pause') this.throttleGate.openThrottle(failure, scope);
+        if (retry === 'backoff') {
+          const delayMs = backoffDelayMs(attempts, this.random);
+          if (attempts < MAX_ATTEMPTS && this.clock.now() + delayMs + MIN_ATTEMPT_MS <= deadlineMs) {
+            this.logger.info('TokenAttemptFailed', {
+              scope,
+              attempt: attempts,
+              code: failure.code,
+              upstreamStatus: failure.upstreamStatus,
+              retryInMs: delayMs,
+            });
+            await this.sleep(delayMs);
+            continue;
           }
-          this.logger.info('TokenAttemptFailed', {
-            scope,
-            attempt: progress.attempts,
-            code: failure.code,
-            upstreamStatus: failure.upstreamStatus,
-            retryInMs: delayMs,
-          });
-          await this.sleep(delayMs);
-          continue;
         }
-        if (CREDENTIAL_CODES.has(failure.code) && reloadOnRejection && !reloaded) {
+        if (retry === 'reload' && reloadOnRejection && !reloaded) {
           reloaded = true;
           const latest = await this.reloadCredential(scope, credential, failure, deadlineMs);
           if (latest) {
@@ -236,9 +220,26 @@ export class TokenAcquirer {
             continue;
           }
         }
-        throw failure;
+        return { attempts, lastTried: credential, failure };
       }
     }
+  }
+
+  /**
+   * One request to Entra, given the time left (at most the attempt budget), and its token judged.
+   * The client bounds itself by `timeoutMs`; the acquisition deadline guards against one that does not.
+   */
+  private async requestOnce(scope: string, credential: ClientCredential, deadlineMs: number): Promise<AcquiredToken> {
+    const timeoutMs = Math.min(this.attemptTimeoutMs, deadlineMs - this.clock.now());
+    const token = await this.beforeDeadline(
+      this.tokenClient.acquire(credential, scope, { timeoutMs }),
+      deadlineMs,
+      'entra_timeout',
+      'The token request to Entra',
+    );
+    const problem = this.lifetime.problemWith(token, this.clock.now());
+    if (problem) throw problem;
+    return token;
   }
 
   /** Reads the latest credential version after a refusal; undefined when there is no other version to try. */
@@ -249,9 +250,9 @@ export class TokenAcquirer {
     deadlineMs: number,
   ): Promise<ClientCredential | undefined> {
     try {
-      const latest = await withDeadline(
+      const latest = await this.beforeDeadline(
         this.credentialSource.load(),
-        Math.max(MIN_ATTEMPT_MS, deadlineMs - this.clock.now()),
+        deadlineMs,
         'keyvault_timeout',
         'Reloading the client credential',
       );
@@ -275,22 +276,13 @@ export class TokenAcquirer {
     }
   }
 
-  private promoteReloaded(credential: ClientCredential, scope: string): void {
-    this.credentialSource.promote(credential);
-    this.logger.info('CredentialRotated', {
-      scope,
-      credentialVersion: credential.properties.version,
-      reason: 'reloaded',
-    });
-    this.alerts.credentialRotated(credential, scope);
+  /** `work` bounded by the acquisition's deadline (at least MIN_ATTEMPT_MS, so a late step still gets a chance). */
+  private beforeDeadline<T>(
+    work: Promise<T>,
+    deadlineMs: number,
+    code: 'entra_timeout' | 'keyvault_timeout',
+    what: string,
+  ): Promise<T> {
+    return withDeadline(work, Math.max(MIN_ATTEMPT_MS, deadlineMs - this.clock.now()), code, what);
   }
-}
-
-/**
- * `error` as a BrokerError: unexpected throws (bugs, a misbehaving fake) become `internal`, with the
- * original kept as `cause` for the log and never shown to callers.
- */
-export function toBrokerError(error: unknown): BrokerError {
-  if (isBrokerError(error)) return error;
-  return new BrokerError('internal', 'Unexpected failure while acquiring a token.', { cause: error });
 }

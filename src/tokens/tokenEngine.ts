@@ -4,39 +4,21 @@ import { sleep as timerSleep } from '../platform/backoff';
 import { type Clock, systemClock } from '../platform/clock';
 import type { BrokerConfig } from '../contract/config';
 import type { ClientCredential, CredentialSource } from '../credentials/credentialTypes';
-import { BrokerError } from '../contract/errors';
+import { BrokerError, toBrokerError } from '../contract/errors';
 import { FailureMemory } from './failureMemory';
 import { describeError, type Logger } from '../platform/logger';
 import { scopeKey } from '../contract/scope';
 import { SingleFlight } from '../platform/singleFlight';
 import {
-  type AttemptProgress,
+  type AcquisitionTrace,
   DEFAULT_ATTEMPT_TIMEOUT_MS,
   DEFAULT_DEADLINE_MS,
   TokenAcquirer,
-  toBrokerError,
+  UNEXPECTED,
 } from './tokenAcquirer';
 import type { AcquiredToken, TokenClient } from './tokenClient';
+import { TokenLifetime } from './tokenLifetime';
 import type { ProviderHealth, ServedToken, TokenProvider } from './tokenProvider';
-
-// The timing constants live with the code they govern; they stay importable from here, where
-// tests, warm-up and rotation have always found them.
-export {
-  CONFIGURATION_FAILURE_MEMORY_MS,
-  CREDENTIAL_FAILURE_MEMORY_MS,
-  DEFAULT_THROTTLE_SECONDS,
-  KEY_VAULT_FAILURE_MEMORY_MS,
-  MAX_THROTTLE_SECONDS,
-  TRANSIENT_RETRY_AFTER_SECONDS,
-} from './failureMemory';
-export {
-  BACKSTOP_GRACE_MS,
-  DEFAULT_ATTEMPT_TIMEOUT_MS,
-  DEFAULT_DEADLINE_MS,
-  MAX_ATTEMPTS,
-  MIN_ATTEMPT_MS,
-  MIN_PLAUSIBLE_LIFETIME_MS,
-} from './tokenAcquirer';
 
 /** After a failed background refresh, the next one waits at least this long (the cached token is still served). */
 export const BACKGROUND_RETRY_MS = 10_000;
@@ -75,34 +57,24 @@ interface CacheEntry {
  *   or Entra's `refresh_in`, whichever comes first), then *due*: it is still served at once while a
  *   single background acquisition replaces it, as long as it has TOKEN_MIN_LIFETIME_SECONDS left.
  *   A token with less is never handed out; callers then wait for the acquisition.
- * - Expiry comes from `TokenClient` as receive time + `expires_in` on the injected clock; the JWT's
- *   `exp` is never read, so a skewed local clock does not matter.
  * - One acquisition per scope runs at a time (single-flight); everybody waiting shares its result,
  *   and a failed one is forgotten at once, so the next call tries again.
- * - Inside an acquisition: transient failures (5xx, network, timeout, malformed answer) are retried
- *   with jittered exponential backoff, at most {@link MAX_ATTEMPTS} requests and never past the
- *   deadline. A 429 is never slept on: the engine stops asking Entra for *every* scope until
- *   `Retry-After` has passed (Entra throttles per application, so asking for another scope would
- *   only prolong the throttling) and keeps serving cached tokens meanwhile. Configuration failures
- *   are not retried and are remembered for {@link CONFIGURATION_FAILURE_MEMORY_MS}. A refused
- *   credential (AADSTS7000215 / 7000222) makes the engine read the latest version from Key Vault
- *   once; a different version is tried once and promoted when it works.
+ * - A 429 makes the engine stop asking Entra for *every* scope until `Retry-After` has passed
+ *   (Entra throttles per application) while it keeps serving cached tokens. Failures that retrying
+ *   cannot fix soon are remembered for a while (the error table's `remember`).
  * - Errors thrown to callers are `BrokerError`s with a dependency code and `retryAfterSeconds`.
  *
- * A freshly acquired token that already has less than TOKEN_MIN_LIFETIME_SECONDS (a token lifetime
- * policy in the tenant shorter than the setting) fails with `token_lifetime_too_short` and an
- * `EntraConfigurationError` alert: lower the setting or the policy.
- *
  * Where the parts live: one acquisition (credential, retries, reload, promotion) is a
- * {@link TokenAcquirer}; the throttle gate, remembered failures, health state and `Retry-After` are
- * a {@link FailureMemory}; alerts go through {@link AcquisitionAlerts}. This class owns the cache,
- * serving, refresh-ahead and single-flight, and records each acquisition's outcome.
+ * {@link TokenAcquirer}, which returns what happened; lifetimes are judged by {@link TokenLifetime};
+ * the throttle gate, remembered failures, health state and `Retry-After` are a {@link FailureMemory};
+ * alerts go through {@link AcquisitionAlerts}. This class owns the cache, serving, refresh-ahead and
+ * single-flight, and records each acquisition's outcome.
  */
 export class TokenEngine implements TokenProvider {
   private readonly config: BrokerConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private readonly minLifetimeMs: number;
+  private readonly lifetime: TokenLifetime;
   private readonly memory: FailureMemory;
   private readonly alerts: AcquisitionAlerts;
   private readonly acquirer: TokenAcquirer;
@@ -117,7 +89,7 @@ export class TokenEngine implements TokenProvider {
     this.config = options.config;
     this.logger = options.logger.child('TokenEngine');
     this.clock = options.clock ?? systemClock;
-    this.minLifetimeMs = this.config.tokenMinLifetimeSeconds * 1000;
+    this.lifetime = new TokenLifetime(this.config.tokenMinLifetimeSeconds);
     const attemptTimeoutMs = positive('attemptTimeoutMs', options.attemptTimeoutMs, DEFAULT_ATTEMPT_TIMEOUT_MS);
     const deadlineMs = positive('deadlineMs', options.deadlineMs, DEFAULT_DEADLINE_MS);
     // All parts log through the engine's logger, so their lines keep the TokenEngine prefix.
@@ -135,7 +107,7 @@ export class TokenEngine implements TokenProvider {
       credentialSource: options.credentialSource,
       tokenClient: options.tokenClient,
       throttleGate: this.memory,
-      alerts: this.alerts,
+      lifetime: this.lifetime,
       logger: this.logger,
       clock: this.clock,
       random: options.random ?? Math.random,
@@ -149,20 +121,19 @@ export class TokenEngine implements TokenProvider {
    * A token for `scope` with at least TOKEN_MIN_LIFETIME_SECONDS left; served from the cache when
    * possible (a due token is served at once and refreshed in the background).
    * @throws BrokerError `caller_forbidden` when `scope` is not one of TOKEN_SCOPES; otherwise a
-   * dependency code (`entra_*`, `keyvault_*`, `credential_invalid`, `token_lifetime_too_short`) with
-   * `retryAfterSeconds` set, when no such token can be had now.
+   * dependency code (`entra_*`, `keyvault_*`, `credential_invalid`, `token_lifetime_too_short`,
+   * `managed_identity_unavailable`) with `retryAfterSeconds` set, when no such token can be had now.
    */
   async getToken(scope: string): Promise<ServedToken> {
     const key = scopeKey(scope);
     const canonical = this.canonicalScope(key);
     const now = this.clock.now();
     const entry = this.cache.get(key);
-    if (entry && this.isServable(entry, now)) {
+    if (entry && this.lifetime.isServable(entry.expiresOnMs, now)) {
       if (now >= entry.refreshAtMs) this.refreshInBackground(key, canonical, now);
-      return this.serve(entry, true);
+      return serve(entry, true);
     }
-    const acquired = await this.sharedAcquisition(key, canonical);
-    return this.serve(acquired, false);
+    return serve(await this.sharedAcquisition(key, canonical), false);
   }
 
   /**
@@ -174,7 +145,7 @@ export class TokenEngine implements TokenProvider {
     for (const scope of this.config.tokenScopes) {
       const key = scopeKey(scope);
       const entry = this.cache.get(key);
-      if (entry && this.isServable(entry, now)) continue;
+      if (entry && this.lifetime.isServable(entry.expiresOnMs, now)) continue;
       if (this.memory.failingSinceMs(key) !== undefined) return 'unhealthy';
     }
     return 'ok';
@@ -194,7 +165,7 @@ export class TokenEngine implements TokenProvider {
       await this.sharedAcquisition(key, canonical);
       return { scope: canonical, outcome: 'refreshed' };
     } catch (error) {
-      return { scope, outcome: 'failed', error: toBrokerError(error) };
+      return { scope, outcome: 'failed', error: toBrokerError(error, UNEXPECTED) };
     }
   }
 
@@ -209,80 +180,25 @@ export class TokenEngine implements TokenProvider {
   async tryCredential(credential: ClientCredential, scope: string): Promise<ServedToken> {
     const key = scopeKey(scope);
     const canonical = this.canonicalScope(key);
-    const startedMs = this.clock.now();
-    const progress: AttemptProgress = { attempts: 0, credential, inUse: undefined };
-    try {
-      const entry = await this.acquirer.tryCandidate(canonical, credential, startedMs, progress, (token) =>
-        this.store(key, canonical, token),
-      );
-      this.recordSuccess(key, canonical, entry, progress, startedMs, 'tryCredential');
-      return this.serve(entry, false);
-    } catch (error) {
-      const failure = this.memory.withDerivedRetryAfter(toBrokerError(error));
-      this.logger.warn('CandidateCredentialFailed', {
-        scope: canonical,
-        credentialVersion: credential.properties.version,
-        code: failure.code,
-        aadsts: failure.aadsts,
-        correlationId: failure.correlationId,
-        attempts: progress.attempts,
-        latencyMs: this.clock.now() - startedMs,
-        error: describeError(failure),
-      });
-      throw failure;
-    }
+    const trial = await this.acquirer.trial(canonical, credential);
+    if (trial.token) return serve(this.recordSuccess(key, canonical, trial, trial.token, 'tryCredential'), false);
+    const failure = this.memory.withDerivedRetryAfter(trial.failure);
+    this.logger.warn('CandidateCredentialFailed', {
+      scope: canonical,
+      credentialVersion: credential.properties.version,
+      code: failure.code,
+      aadsts: failure.aadsts,
+      correlationId: failure.correlationId,
+      attempts: trial.attempts,
+      latencyMs: this.clock.now() - trial.startedMs,
+      error: describeError(failure),
+    });
+    throw failure;
   }
 
   /** Since when acquisitions for `scope` have failed without a success in between; undefined otherwise. */
   failingSinceMs(scope: string): number | undefined {
     return this.memory.failingSinceMs(scopeKey(scope));
-  }
-
-  // ---- cache -------------------------------------------------------------------------------
-
-  private isServable(entry: CacheEntry, now: number): boolean {
-    return entry.expiresOnMs - now >= this.minLifetimeMs;
-  }
-
-  private serve(entry: CacheEntry, cacheHit: boolean): ServedToken {
-    return {
-      accessToken: entry.accessToken,
-      expiresOnMs: entry.expiresOnMs,
-      refreshAtMs: entry.refreshAtMs,
-      scope: entry.scope,
-      cacheHit,
-    };
-  }
-
-  /**
-   * Caches a token just received. Refresh time: half the lifetime or Entra's `refresh_in`, whichever
-   * is first; if that would fall after the token stops being servable (lifetime under twice the
-   * minimum), half of the servable window instead, so a refresh still starts while it is served.
-   * @throws BrokerError `token_lifetime_too_short`.
-   */
-  private store(key: string, scope: string, token: AcquiredToken): CacheEntry {
-    const acquiredAtMs = this.clock.now();
-    const lifetimeMs = token.expiresOnMs - acquiredAtMs;
-    if (lifetimeMs < this.minLifetimeMs) {
-      throw new BrokerError(
-        'token_lifetime_too_short',
-        `Entra issued a token with ${Math.max(0, Math.floor(lifetimeMs / 1000))} s left, less than TOKEN_MIN_LIFETIME_SECONDS (${this.config.tokenMinLifetimeSeconds}); lower the setting or the tenant's token lifetime policy.`,
-      );
-    }
-    const servableUntilMs = token.expiresOnMs - this.minLifetimeMs;
-    let refreshAtMs = Math.min(acquiredAtMs + lifetimeMs / 2, token.refreshAfterMs ?? Number.POSITIVE_INFINITY);
-    if (refreshAtMs >= servableUntilMs) refreshAtMs = acquiredAtMs + (servableUntilMs - acquiredAtMs) / 2;
-    const entry: CacheEntry = {
-      scope,
-      accessToken: token.accessToken,
-      expiresOnMs: token.expiresOnMs,
-      refreshAtMs: Math.floor(refreshAtMs),
-      acquiredAtMs,
-    };
-    const existing = this.cache.get(key);
-    // A rotation trial and a regular acquisition may finish in either order: keep the longer-lived.
-    if (!existing || entry.expiresOnMs >= existing.expiresOnMs) this.cache.set(key, entry);
-    return entry;
   }
 
   /** The configured spelling of the scope with this `scopeKey`. */
@@ -293,8 +209,6 @@ export class TokenEngine implements TokenProvider {
     if (configured === undefined) throw new BrokerError('caller_forbidden', 'The broker does not serve this scope.');
     return configured;
   }
-
-  // ---- acquisition ------------------------------------------------------------------------
 
   /** Joins the running acquisition for `key`, or starts one unless a pause or remembered failure forbids it. */
   private sharedAcquisition(key: string, scope: string): Promise<CacheEntry> {
@@ -309,7 +223,7 @@ export class TokenEngine implements TokenProvider {
       });
       return Promise.reject(refusal);
     }
-    return this.flights.run(key, () => this.acquire(key, scope));
+    return this.flights.run(key, () => this.acquireAndRecord(key, scope));
   }
 
   private refreshInBackground(key: string, scope: string, now: number): void {
@@ -320,11 +234,11 @@ export class TokenEngine implements TokenProvider {
     this.logger.debug('TokenRefreshStarted', { scope });
     // The shared promise has its own rejection handler (SingleFlight); this one records the failure.
     void this.flights
-      .run(key, () => this.acquire(key, scope))
+      .run(key, () => this.acquireAndRecord(key, scope))
       .then(
         () => undefined,
         (error: unknown) => {
-          const failure = toBrokerError(error);
+          const failure = toBrokerError(error, UNEXPECTED);
           const waitMs = Math.max(BACKGROUND_RETRY_MS, (failure.retryAfterSeconds ?? 0) * 1000);
           this.backgroundRetryAtMs.set(key, this.clock.now() + waitMs);
           const cached = this.cache.get(key);
@@ -338,27 +252,37 @@ export class TokenEngine implements TokenProvider {
       );
   }
 
-  /** One acquisition (the body of a single flight): a {@link TokenAcquirer} run whose token is cached. */
-  private async acquire(key: string, scope: string): Promise<CacheEntry> {
-    const startedMs = this.clock.now();
-    const progress: AttemptProgress = { attempts: 0, credential: undefined, inUse: undefined };
-    try {
-      const entry = await this.acquirer.acquire(scope, startedMs, progress, (token) => this.store(key, scope, token));
-      this.recordSuccess(key, scope, entry, progress, startedMs, 'acquire');
-      return entry;
-    } catch (error) {
-      throw this.recordFailure(key, scope, toBrokerError(error), progress, startedMs);
-    }
+  /** The body of a single flight: one acquisition by the {@link TokenAcquirer}, its outcome recorded. */
+  private async acquireAndRecord(key: string, scope: string): Promise<CacheEntry> {
+    const acquisition = await this.acquirer.obtain(scope);
+    if (acquisition.token) return this.recordSuccess(key, scope, acquisition, acquisition.token, 'acquire');
+    throw this.recordFailure(key, scope, acquisition, acquisition.failure);
   }
 
+  /** Caches the token (keeping the longer-lived one if another arrived meanwhile), logs and alerts. */
   private recordSuccess(
     key: string,
     scope: string,
-    entry: CacheEntry,
-    progress: AttemptProgress,
-    startedMs: number,
+    trace: AcquisitionTrace,
+    token: AcquiredToken,
     via: 'acquire' | 'tryCredential',
-  ): void {
+  ): CacheEntry {
+    if (trace.promoted) {
+      const credentialVersion = trace.promoted.properties.version;
+      this.logger.info('CredentialRotated', { scope, credentialVersion, reason: 'reloaded' });
+      this.alerts.credentialRotated(trace.promoted, scope);
+    }
+    const acquiredAtMs = this.clock.now();
+    const entry: CacheEntry = {
+      scope,
+      accessToken: token.accessToken,
+      expiresOnMs: token.expiresOnMs,
+      refreshAtMs: this.lifetime.refreshAtMs(token, acquiredAtMs),
+      acquiredAtMs,
+    };
+    const existing = this.cache.get(key);
+    // A rotation trial and a regular acquisition may finish in either order: keep the longer-lived.
+    if (!existing || entry.expiresOnMs >= existing.expiresOnMs) this.cache.set(key, entry);
     this.memory.recordSuccess(key);
     this.backgroundRetryAtMs.delete(key);
     this.logger.info('TokenAcquired', {
@@ -366,30 +290,24 @@ export class TokenEngine implements TokenProvider {
       via,
       expiresOn: new Date(entry.expiresOnMs).toISOString(),
       refreshAt: new Date(entry.refreshAtMs).toISOString(),
-      lifetimeSeconds: Math.floor((entry.expiresOnMs - entry.acquiredAtMs) / 1000),
-      attempts: progress.attempts,
-      latencyMs: entry.acquiredAtMs - startedMs,
-      credentialVersion: progress.credential?.properties.version,
+      lifetimeSeconds: Math.floor((entry.expiresOnMs - acquiredAtMs) / 1000),
+      attempts: trace.attempts,
+      latencyMs: acquiredAtMs - trace.startedMs,
+      credentialVersion: trace.lastTried?.properties.version,
     });
+    return entry;
   }
 
   /** Logs, alerts and remembers a failed acquisition; returns the error for callers. */
-  private recordFailure(
-    key: string,
-    scope: string,
-    failure: BrokerError,
-    progress: AttemptProgress,
-    startedMs: number,
-  ): BrokerError {
+  private recordFailure(key: string, scope: string, trace: AcquisitionTrace, failure: BrokerError): BrokerError {
     const now = this.clock.now();
-    const inUse = progress.inUse;
-    const version = inUse?.properties.version;
+    const version = trace.inUse?.properties.version;
     const rememberedUntilMs = this.memory.recordFailure(key, failure, version, now);
     const details: Record<string, string | number | boolean> = { scope, code: failure.code };
     if (failure.aadsts !== undefined) details.aadsts = failure.aadsts;
-    const tried = progress.credential?.properties.version;
+    const tried = trace.lastTried?.properties.version;
     if (tried !== undefined && tried !== version) details.alsoTriedVersion = tried;
-    this.alerts.acquisitionFailed(failure.code, inUse, details);
+    this.alerts.acquisitionFailed(failure, trace.inUse, details);
 
     const result = this.memory.withDerivedRetryAfter(failure, rememberedUntilMs, now);
     this.logger.error('TokenAcquisitionFailed', {
@@ -398,14 +316,24 @@ export class TokenEngine implements TokenProvider {
       aadsts: result.aadsts,
       correlationId: result.correlationId,
       upstreamStatus: result.upstreamStatus,
-      attempts: progress.attempts,
-      latencyMs: now - startedMs,
+      attempts: trace.attempts,
+      latencyMs: now - trace.startedMs,
       retryAfterSeconds: result.retryAfterSeconds,
       credentialVersion: version,
       error: describeError(failure),
     });
     return result;
   }
+}
+
+function serve(entry: CacheEntry, cacheHit: boolean): ServedToken {
+  return {
+    accessToken: entry.accessToken,
+    expiresOnMs: entry.expiresOnMs,
+    refreshAtMs: entry.refreshAtMs,
+    scope: entry.scope,
+    cacheHit,
+  };
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

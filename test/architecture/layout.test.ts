@@ -22,6 +22,8 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
 };
 const MAX_FOLDERS = 8;
 const MAX_FILES_PER_FOLDER = 10;
+/** A file longer than this holds more than one job: split it by what a reader looks for. */
+const MAX_LINES_PER_FILE = 350;
 
 function listTs(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -87,6 +89,14 @@ describe('src/ layout', () => {
         files: Math.min(files.length, MAX_FILES_PER_FOLDER),
       });
     }
+  });
+
+  it(`keeps every file in src/ at ${MAX_LINES_PER_FILE} lines or fewer`, () => {
+    const lineCount = (text: string): number => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+    const tooLong = sources
+      .map((file) => ({ file: path.relative(repoRoot, file), lines: lineCount(readFileSync(file, 'utf8')) }))
+      .filter(({ lines }) => lines > MAX_LINES_PER_FILE);
+    expect(tooLong).toEqual([]);
   });
 
   it('imports only in the documented direction (functions → http/operations → callers/tokens → credentials → platform → contract)', () => {

@@ -3,51 +3,29 @@ import os from 'node:os';
 import path from 'node:path';
 import { demoContext, runDemoSteps, requestBrokerToken, requestCallerToken, deniedCaller } from '../../dev/demoSteps';
 import { localFetch } from '../../dev/localFetch';
-import { findFreePort } from '../../dev/ports';
 import { type StackFile, stackFileProblems } from '../../dev/stackFile';
-import { buildAll, isAlive, root, runStart, type Started, waitFor } from './support';
+import { isAlive, killStack, root, type Started, startStack, waitFor } from './support';
 
 // Starts the stack exactly as `npm start -- --dev-host` does (node dist/dev/start.js after the build), in
 // a state directory of its own (BROKER_STATE_DIR) and on free ports, so a developer's running stack is
 // untouched. The same stack on the real Functions runtime: funcRuntime.test.ts.
 describe('npm start --dev-host: the local stack end to end', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-e2e-'));
-  const stackFile = path.join(dir, 'stack.json');
   let start: Started | undefined;
   /** When stack.json was first seen: the first secret version was created before it. */
   const output = (): string => start?.output() ?? '';
   let stack: StackFile;
 
   beforeAll(async () => {
-    buildAll();
-    const port = await findFreePort();
-    start = runStart(
-      {
-        PORT: String(port),
-        BROKER_STATE_DIR: dir,
-        // A broker setting in npm start's environment reaches the broker: a fast warm-up timer.
-        WARMUP_SCHEDULE: '*/2 * * * * *',
-      },
-      ['--dev-host'],
-    );
-    stack = await waitFor(
-      'stack.json',
-      () => {
-        if (start!.child.exitCode !== null) throw new Error(`npm start exited early:\n${output()}`);
-        return existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile) : undefined;
-      },
-      60_000,
-    );
-    expect(stack.broker.url).toBe(`http://127.0.0.1:${port}`);
-    // stack.json is written just before the banner: wait for the banner too.
-    await waitFor('the banner', () => (/broker pid \d+/.test(output()) ? true : undefined), 10_000);
+    // A broker setting in npm start's environment reaches the broker: a fast warm-up timer.
+    const started = await startStack(dir, { WARMUP_SCHEDULE: '*/2 * * * * *' }, ['--dev-host']);
+    start = started.start;
+    stack = started.stack;
+    expect(stack.broker.url).toBe(`http://127.0.0.1:${started.port}`);
   }, 120_000);
 
   afterAll(async () => {
-    if (start && start.child.exitCode === null) {
-      start.child.kill('SIGKILL');
-      await start.exited;
-    }
+    await killStack(start);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -123,6 +101,6 @@ describe('npm start --dev-host: the local stack end to end', () => {
     await start!.exited;
     await waitFor('children to exit', () => (children.some(isAlive) ? undefined : true), 10_000);
     expect(children.filter(isAlive)).toEqual([]);
-    expect(existsSync(stackFile)).toBe(false);
+    expect(existsSync(path.join(dir, 'stack.json'))).toBe(false);
   }, 20_000);
 });

@@ -1,7 +1,10 @@
 /** Helpers for the tests that run `npm start` (dist/dev/start.js) or `func start` as a child process. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { findFunc, type FuncLocation } from '../../dev/funcHost';
+import { findFreePort } from '../../dev/ports';
+import type { StackFile } from '../../dev/stackFile';
 
 export const root = path.resolve(__dirname, '..', '..');
 export const startScript = path.join(root, 'dist', 'dev', 'start.js');
@@ -84,4 +87,47 @@ export function runStart(env: Record<string, string>, args: readonly string[] = 
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, stdout: () => stdout, exited };
+}
+
+/** A stack as `npm start` runs it, in a state directory of its own, with its stack.json. */
+export interface StartedStack {
+  start: Started;
+  stack: StackFile;
+  /** The broker's port. */
+  port: number;
+}
+
+/**
+ * Builds the bundles (dev/build.mjs), then runs `npm start`'s script with BROKER_STATE_DIR `dir`, a
+ * free broker port, `env` and `args` (`--dev-host`), until stack.json is written and the banner printed.
+ * @throws Error when the build fails or npm start exits early (with its output)
+ */
+export async function startStack(
+  dir: string,
+  env: Record<string, string> = {},
+  args: readonly string[] = [],
+): Promise<StartedStack> {
+  buildAll();
+  const port = await findFreePort();
+  const start = runStart({ PORT: String(port), BROKER_STATE_DIR: dir, ...env }, args);
+  const stackFile = path.join(dir, 'stack.json');
+  const stack = await waitFor(
+    'stack.json',
+    () => {
+      if (start.child.exitCode !== null) throw new Error(`npm start exited early:\n${start.output()}`);
+      return existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile) : undefined;
+    },
+    90_000,
+  );
+  // stack.json is written just before the banner: wait for the banner too.
+  await waitFor('the banner', () => (/broker pid \d+/.test(start.output()) ? true : undefined), 10_000);
+  return { start, stack, port };
+}
+
+/** Kills a stack started by `startStack` (if it still runs) and waits for it to exit. */
+export async function killStack(start: Started | undefined): Promise<void> {
+  if (start && start.child.exitCode === null) {
+    start.child.kill('SIGKILL');
+    await start.exited;
+  }
 }

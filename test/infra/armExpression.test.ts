@@ -32,3 +32,43 @@ describe('armExpression (test helper for the infra tests)', () => {
     expect(() => evaluateExpression("and('yes', true())", scope)).toThrow(/expected a boolean/);
   });
 });
+
+describe('armExpression: lambdas and copy loops (the alert rules are generated from the alert catalog)', () => {
+  const catalog: EvaluationScope = {
+    parameters: {},
+    variables: {
+      catalog: { events: { B: { severities: { error: 'x' } }, A: { severities: { warning: 'y', error: 'z' } } } },
+      rows: "[items(variables('catalog').events)]",
+    },
+  };
+
+  test('map, filter, items, contains, lambdaVariables and createObject', () => {
+    expect(
+      evaluateExpression(
+        "map(filter(variables('rows'), lambda('e', contains(lambdaVariables('e').value.severities, 'warning'))), lambda('e', lambdaVariables('e').key))",
+        catalog,
+      ),
+    ).toEqual(['A']);
+    expect(
+      evaluateExpression(
+        "map(variables('rows'), lambda('e', createObject('name', lambdaVariables('e').key, 'n', length(lambdaVariables('e').value.severities))))",
+        catalog,
+      ),
+    ).toEqual([
+      { name: 'A', n: 2 },
+      { name: 'B', n: 1 },
+    ]);
+    expect(
+      evaluateExpression(
+        "toObject(variables('rows'), lambda('e', lambdaVariables('e').key), lambda('e', 'fixed, (with) text'))",
+        catalog,
+      ),
+    ).toEqual({ A: 'fixed, (with) text', B: 'fixed, (with) text' });
+  });
+
+  test('copyIndex() reads the loop position, and only inside a loop', () => {
+    expect(evaluateExpression("createArray('a', 'b')[copyIndex()]", { ...catalog, copyIndex: 1 })).toBe('b');
+    expect(() => evaluateExpression('copyIndex()', catalog)).toThrow(/outside a copy loop/);
+    expect(() => evaluateExpression("lambdaVariables('e')", catalog)).toThrow(/unknown lambda variable/);
+  });
+});

@@ -14,45 +14,142 @@ export interface EvaluationScope {
   readonly variables: Readonly<Record<string, ArmValue>>;
   /** Values of the template's parameters. */
   readonly parameters: Readonly<Record<string, ArmValue>>;
+  /** `copyIndex()` of a resource in a copy loop. */
+  readonly copyIndex?: number;
+  /** `lambdaVariables(name)` inside a lambda body. */
+  readonly lambdaVariables?: Readonly<Record<string, ArmValue>>;
 }
 
-type Fn = (args: ArmValue[], scope: EvaluationScope) => ArmValue;
+/** What `lambda(...)` evaluates to: only the functions that take one know what to do with it. */
+class Lambda {
+  constructor(
+    readonly names: readonly string[],
+    readonly body: string,
+    readonly scope: EvaluationScope,
+  ) {}
+
+  call(...values: ArmValue[]): ArmValue {
+    const bound = Object.fromEntries(this.names.map((name, index) => [name, values[index] ?? null]));
+    return evaluateExpression(this.body, {
+      ...this.scope,
+      lambdaVariables: { ...this.scope.lambdaVariables, ...bound },
+    });
+  }
+}
+
+type Arg = ArmValue | Lambda;
+type Fn = (args: Arg[], scope: EvaluationScope) => ArmValue;
 
 const FUNCTIONS: Readonly<Record<string, Fn>> = {
-  parameters: ([name], scope) => lookupIn(scope.parameters, 'parameter', name),
-  variables: ([name], scope) => evaluateValue(lookupIn(scope.variables, 'variable', name), scope),
-  equals: ([a, b]) => JSON.stringify(a) === JSON.stringify(b),
+  parameters: ([name], scope) => lookupIn(scope.parameters, 'parameter', value(name ?? null)),
+  variables: ([name], scope) => evaluateValue(lookupIn(scope.variables, 'variable', value(name ?? null)), scope),
+  equals: ([a, b]) => JSON.stringify(value(a ?? null)) === JSON.stringify(value(b ?? null)),
   and: (args) => args.every((arg) => truthy(arg)),
   or: (args) => args.some((arg) => truthy(arg)),
   not: ([a]) => !truthy(a),
-  if: ([condition, whenTrue, whenFalse]) => (truthy(condition) ? whenTrue! : whenFalse!),
-  empty: ([a]) =>
-    a === null ||
-    a === '' ||
-    (Array.isArray(a) ? a.length === 0 : typeof a === 'object' && Object.keys(a).length === 0),
+  if: ([condition, whenTrue, whenFalse]) => value((truthy(condition) ? whenTrue : whenFalse) ?? null),
+  empty: ([arg]) => {
+    const a = value(arg ?? null);
+    return (
+      a === null ||
+      a === '' ||
+      (Array.isArray(a) ? a.length === 0 : typeof a === 'object' && Object.keys(a).length === 0)
+    );
+  },
   true: () => true,
   false: () => false,
   // Resource IDs become readable paths: type segments and names interleaved.
-  resourceId: (args) => resourcePath(args),
-  subscriptionResourceId: (args) => `/subscriptions/{sub}${resourcePath(args)}`,
-  createArray: (args) => args,
-  join: ([items, separator]) => {
-    if (!Array.isArray(items)) throw new Error('join() wants an array');
-    return items.map(text).join(text(separator ?? ''));
-  },
-  string: ([value]) => text(value ?? null),
+  resourceId: (args) => resourcePath(args.map(value)),
+  subscriptionResourceId: (args) => `/subscriptions/{sub}${resourcePath(args.map(value))}`,
+  createArray: (args) => args.map(value),
+  join: ([items, separator]) =>
+    array(items)
+      .map(text)
+      .join(text(value(separator ?? ''))),
+  string: ([a]) => text(value(a ?? null)),
   format: ([pattern, ...args]) =>
-    text(pattern ?? '').replace(/\{(\d+)\}/g, (_, index: string) => text(args[Number(index)] ?? '')),
+    text(value(pattern ?? '')).replace(/\{(\d+)\}/g, (_, index: string) => text(value(args[Number(index)] ?? ''))),
+  createObject: (args) => {
+    const result: Record<string, ArmValue> = {};
+    for (let index = 0; index + 1 < args.length; index += 2)
+      result[text(value(args[index]!))] = value(args[index + 1]!);
+    return result;
+  },
+  length: ([a]) => {
+    const item = value(a ?? null);
+    if (Array.isArray(item) || typeof item === 'string') return item.length;
+    if (item !== null && typeof item === 'object') return Object.keys(item).length;
+    throw new Error('length() wants an array, a string or an object');
+  },
+  contains: ([container, item]) => {
+    const where = value(container ?? null);
+    const what = value(item ?? null);
+    if (Array.isArray(where)) return where.some((entry) => JSON.stringify(entry) === JSON.stringify(what));
+    if (typeof where === 'string') return where.includes(text(what));
+    if (where !== null && typeof where === 'object') return Object.hasOwn(where, text(what));
+    throw new Error('contains() wants an array, a string or an object');
+  },
+  concat: (args) => {
+    const items = args.map(value);
+    if (items.every((item) => Array.isArray(item))) return items.flat(1);
+    if (items.every((item) => typeof item === 'string')) return items.join('');
+    throw new Error('concat() wants arrays or strings');
+  },
+  // Not ARM's hash: a readable stand-in that still shows what the GUID is derived from.
+  guid: (args) => `guid(${args.map((arg) => text(value(arg))).join(', ')})`,
+  union: (args) => Object.assign({}, ...args.map(object)) as Record<string, ArmValue>,
+  objectKeys: ([a]) => Object.keys(object(a)).sort(),
+  // ARM returns an object's entries in key order.
+  items: ([a]) =>
+    Object.entries(object(a))
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+      .map(([key, item]) => ({ key, value: item })),
+  copyIndex: ([offset], scope) => {
+    if (scope.copyIndex === undefined) throw new Error('copyIndex() outside a copy loop');
+    return scope.copyIndex + (typeof offset === 'number' ? offset : 0);
+  },
+  lambdaVariables: ([name], scope) => lookupIn(scope.lambdaVariables ?? {}, 'lambda variable', value(name ?? null)),
+  map: ([items, fn]) => array(items).map((item) => lambda(fn).call(item)),
+  filter: ([items, fn]) => array(items).filter((item) => truthy(lambda(fn).call(item))),
+  toObject: ([items, keyFn, valueFn]) =>
+    Object.fromEntries(
+      array(items).map((item) => [text(lambda(keyFn).call(item)), valueFn ? lambda(valueFn).call(item) : item]),
+    ),
 };
+
+function value(arg: Arg): ArmValue {
+  if (arg instanceof Lambda) throw new Error('a lambda where a value is expected');
+  return arg;
+}
+
+function lambda(arg: Arg | undefined): Lambda {
+  if (!(arg instanceof Lambda)) throw new Error('a value where a lambda is expected');
+  return arg;
+}
+
+function array(arg: Arg | undefined): ArmValue[] {
+  const item = value(arg ?? null);
+  if (!Array.isArray(item)) throw new Error(`expected an array, got ${JSON.stringify(item)}`);
+  return item;
+}
+
+function object(arg: Arg | undefined): Record<string, ArmValue> {
+  const item = value(arg ?? null);
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    throw new Error(`expected an object, got ${JSON.stringify(item)}`);
+  }
+  return item;
+}
 
 function lookupIn(source: Readonly<Record<string, ArmValue>>, kind: string, name: ArmValue | undefined): ArmValue {
   if (typeof name !== 'string' || !(name in source)) throw new Error(`unknown ${kind} ${JSON.stringify(name)}`);
   return source[name]!;
 }
 
-function truthy(value: ArmValue | undefined): boolean {
-  if (typeof value !== 'boolean') throw new Error(`expected a boolean, got ${JSON.stringify(value)}`);
-  return value;
+function truthy(arg: Arg | undefined): boolean {
+  const item = value(arg ?? null);
+  if (typeof item !== 'boolean') throw new Error(`expected a boolean, got ${JSON.stringify(item)}`);
+  return item;
 }
 
 function text(value: ArmValue): string {
@@ -75,7 +172,10 @@ export function evaluateValue(value: ArmValue, scope: EvaluationScope): ArmValue
   }
   if (Array.isArray(value)) return value.map((item) => evaluateValue(item, scope));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, evaluateValue(item, scope)]));
+    // ARM evaluates expressions in property names too (`hidden-link:<resource ID>` tags).
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [text(evaluateValue(key, scope)), evaluateValue(item, scope)]),
+    );
   }
   return value;
 }
@@ -83,9 +183,9 @@ export function evaluateValue(value: ArmValue, scope: EvaluationScope): ArmValue
 /** Evaluates the text of one ARM expression (without the surrounding brackets). */
 export function evaluateExpression(text: string, scope: EvaluationScope): ArmValue {
   const parser = new Parser(text, scope);
-  const value = parser.expression();
+  const result = parser.expression();
   parser.end();
-  return value;
+  return value(result);
 }
 
 class Parser {
@@ -101,8 +201,8 @@ class Parser {
     if (this.position !== this.text.length) this.fail('unexpected text');
   }
 
-  expression(): ArmValue {
-    let value = this.primary();
+  expression(): Arg {
+    let value: Arg = this.primary();
     for (;;) {
       this.skipSpace();
       const next = this.text[this.position];
@@ -120,7 +220,7 @@ class Parser {
     }
   }
 
-  private primary(): ArmValue {
+  private primary(): Arg {
     this.skipSpace();
     const next = this.text[this.position];
     if (next === "'") return this.stringLiteral();
@@ -131,10 +231,11 @@ class Parser {
       return Number(match[0]);
     }
     const name = this.identifier();
+    if (name === 'lambda') return this.lambda();
     const fn = FUNCTIONS[name];
     if (fn === undefined) this.fail(`unsupported function ${name}`);
     this.expect('(');
-    const args: ArmValue[] = [];
+    const args: Arg[] = [];
     this.skipSpace();
     if (this.text[this.position] !== ')') {
       for (;;) {
@@ -151,7 +252,52 @@ class Parser {
     return fn(args, this.scope);
   }
 
-  private member(value: ArmValue, key: ArmValue): ArmValue {
+  /**
+   * `lambda('a', 'b', body)`: the names are literals; the body is kept as text and evaluated per
+   * call (by a parser of its own, in a scope where `lambdaVariables('a')` is bound).
+   */
+  private lambda(): Lambda {
+    this.expect('(');
+    const names: string[] = [];
+    for (;;) {
+      this.skipSpace();
+      const start = this.position;
+      const literal = this.text[start] === "'" ? this.stringLiteral() : undefined;
+      this.skipSpace();
+      if (literal !== undefined && this.text[this.position] === ',') {
+        names.push(literal);
+        this.position++;
+        continue;
+      }
+      // The body: find where it ends without evaluating it (its lambda variables are unbound here).
+      this.position = start;
+      this.skipExpression();
+      const body = this.text.slice(start, this.position);
+      this.expect(')');
+      if (names.length === 0) this.fail('a lambda without parameters');
+      return new Lambda(names, body, this.scope);
+    }
+  }
+
+  /** Moves past one expression (up to a top-level `,` or `)`), honouring strings and nesting. */
+  private skipExpression(): void {
+    let depth = 0;
+    for (;;) {
+      const char = this.text[this.position];
+      if (char === undefined) this.fail('unterminated lambda');
+      if (char === "'") {
+        this.stringLiteral();
+        continue;
+      }
+      if ((char === ',' || char === ')') && depth === 0) return;
+      if (char === '(' || char === '[') depth++;
+      if (char === ')' || char === ']') depth--;
+      this.position++;
+    }
+  }
+
+  private member(value: Arg, key: Arg): ArmValue {
+    if (value instanceof Lambda) return this.fail('member of a lambda');
     if (Array.isArray(value) && typeof key === 'number') return value[key] ?? this.fail(`no index ${key}`);
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof key === 'string') {
       if (key in value) return value[key]!;

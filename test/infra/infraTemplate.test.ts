@@ -10,9 +10,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/contract/config';
 import { type ArmValue, evaluateValue } from './armExpression';
-
-const repoRoot = path.resolve(__dirname, '../..');
-const infraDir = path.join(repoRoot, 'infra');
+import {
+  allResources,
+  type ArmTemplate,
+  BUILD_TIMEOUT_MS,
+  bicep,
+  describeWithBicep,
+  type FoundResource,
+  type Json,
+  type JsonObject,
+  obj,
+  infraDir,
+  repoRoot,
+  resourceList,
+  str,
+} from './armTemplate';
 
 const ROLE = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
@@ -44,48 +56,7 @@ const CONTRACT_SETTINGS = [
   'AZURE_CLIENT_ID',
 ];
 
-// A build takes ~5 s alone; leave room for a busy 2-core machine running other suites.
-const BUILD_TIMEOUT_MS = 180_000;
-
-const BROKER_ALERT_EVENTS = ['SecretExpiryWarning', 'SecretExpired', 'CredentialRotationFailed', 'TokenRefreshFailing'];
-
-// ---------------------------------------------------------------------------------------------
-// Finding the CLI (decided while jest collects the tests, so it is synchronous)
-// ---------------------------------------------------------------------------------------------
-
-function findBicep(): { path?: string; why: string } {
-  const result = spawnSync('bash', [path.join(infraDir, 'scripts/get-bicep.sh')], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  const found = result.stdout?.trim();
-  if (result.status === 0 && found) return { path: found, why: '' };
-  return { why: (result.stderr || String(result.error ?? 'get-bicep.sh failed')).trim() };
-}
-
-const bicep = findBicep();
 const inCi = process.env.CI === 'true';
-// Looked up by key so the repo's grep for forgotten `.skip(` calls does not flag it: this skip is
-// deliberate (it depends on the machine), announced loudly below, and turned into a failure in CI.
-const skipDescribe: jest.Describe = describe['skip'];
-const describeWithBicep = bicep.path ? describe : skipDescribe;
-
-if (!bicep.path) {
-  // Straight to stderr: jest drops console output of a suite whose tests are all skipped.
-  process.stderr.write(
-    [
-      '',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      '!! NO BICEP CLI: the infrastructure tests (test/infra) are SKIPPED.',
-      '!! Set BICEP_PATH, put bicep on PATH, or install the .NET SDK so infra/scripts/get-bicep.sh can',
-      '!! restore it from NuGet. Reason:',
-      ...bicep.why.split('\n').map((line) => `!!   ${line}`),
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      '',
-    ].join('\n') + '\n',
-  );
-}
 
 if (inCi) {
   describe('Bicep CLI', () => {
@@ -94,60 +65,6 @@ if (inCi) {
       expect(bicep.path).toMatch(/bicep$/);
     });
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// ARM JSON helpers
-// ---------------------------------------------------------------------------------------------
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
-
-interface ArmTemplate extends JsonObject {
-  parameters: JsonObject;
-  variables: JsonObject;
-  resources: Json;
-  outputs: JsonObject;
-}
-
-interface FoundResource {
-  /** Module (nested deployment) name, '' for main.bicep itself. */
-  module: string;
-  /** The template the resource is declared in (its variables resolve references). */
-  template: ArmTemplate;
-  resource: JsonObject;
-}
-
-function obj(value: Json | undefined): JsonObject {
-  if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
-    throw new Error(`expected a JSON object, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-/** Text of a JSON value: strings as they are, anything else as JSON. */
-function str(value: Json | undefined): string {
-  return typeof value === 'string' ? value : JSON.stringify(value ?? null);
-}
-
-function resourceList(template: ArmTemplate): JsonObject[] {
-  const resources = template.resources;
-  // languageVersion 2.0 templates (user-defined types) hold resources by symbolic name.
-  const list = Array.isArray(resources) ? resources : Object.values(obj(resources));
-  return list.map(obj);
-}
-
-function allResources(template: ArmTemplate, module = ''): FoundResource[] {
-  const found: FoundResource[] = [];
-  for (const resource of resourceList(template)) {
-    if (resource.type === 'Microsoft.Resources/deployments') {
-      const nested = obj(obj(resource.properties).template) as ArmTemplate;
-      found.push(...allResources(nested, str(obj(resource).name)));
-    } else {
-      found.push({ module, template, resource });
-    }
-  }
-  return found;
 }
 
 /** Replaces `variables('x')` in an ARM expression by the variable's own value, recursively. */
@@ -518,23 +435,7 @@ describeWithBicep('infra: compiled ARM template ', () => {
       expect(JSON.stringify(group.emailReceivers)).toContain("parameters('alertEmail')");
     });
 
-    test("a log alert fires on each of the broker's alert events, split by event", () => {
-      const found = one('Microsoft.Insights/scheduledQueryRules');
-      const rule = props(found);
-      const criterion = obj((obj(rule.criteria).allOf as Json[])[0]);
-      const query = str(evaluateValue(criterion.query!, { variables: found.template.variables, parameters: {} }));
-      // The broker's log lines are `traces` whose message is one JSON object with an `event` field.
-      expect(query).toMatch(/^let alertEvents = dynamic\(\[.*\]\);\ntraces\n/);
-      const listed = JSON.parse(/dynamic\((\[.*\])\)/.exec(query)![1]!) as string[];
-      expect(listed.sort()).toEqual([...BROKER_ALERT_EVENTS].sort());
-      expect(query).toContain('tostring(record.event)');
-      const dimension = str(obj((criterion.dimensions as Json[])[0]).name);
-      expect(query).toMatch(new RegExp(`\\| project [^|]*\\b${dimension}\\b`));
-      expect(criterion.operator).toBe('GreaterThan');
-      expect(criterion.threshold).toBe(0);
-      expect(str(obj(rule.actions).actionGroups)).toContain('Microsoft.Insights/actionGroups');
-      expect(JSON.stringify(rule.scopes)).toContain('Microsoft.Insights/components');
-    });
+    // The log alert rules on the broker's own alert events: test/infra/alerts.test.ts.
 
     test('Key Vault near-expiry and expiry events go to the action group through Event Grid', () => {
       const topic = props(one('Microsoft.EventGrid/systemTopics'));

@@ -11,7 +11,8 @@ import type { CredentialSource } from '../../../src/credentials/credentialTypes'
 import { createManagedIdentityCredential } from '../../../src/credentials/managedIdentity';
 import { SecretRegistry } from '../../../src/platform/redact';
 import { createEntraTokenClient } from '../../../src/tokens/tokenClient';
-import { MAX_ATTEMPTS, TokenEngine, type TokenEngineOptions } from '../../../src/tokens/tokenEngine';
+import { MAX_ATTEMPTS } from '../../../src/tokens/tokenAcquirer';
+import { TokenEngine, type TokenEngineOptions } from '../../../src/tokens/tokenEngine';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 import { useIdentityEnv } from '../../support/identityEnv';
 import { createRecordingLogger, type RecordingLogger } from '../../support/fakes/recordingLogger';

@@ -28,6 +28,7 @@ const EXPECTED: Record<BrokerErrorCode, [number, string]> = {
   keyvault_not_found: [503, 'temporarily_unavailable'],
   keyvault_disabled: [503, 'temporarily_unavailable'],
   keyvault_throttled: [503, 'temporarily_unavailable'],
+  managed_identity_unavailable: [503, 'temporarily_unavailable'],
   keyvault_transient: [503, 'temporarily_unavailable'],
   keyvault_timeout: [503, 'temporarily_unavailable'],
   credential_invalid: [503, 'temporarily_unavailable'],

@@ -1,5 +1,6 @@
 import { AcquisitionAlerts, alertForFailure } from '../../../src/tokens/acquisitionAlerts';
 import type { ClientCredential } from '../../../src/credentials/credentialTypes';
+import { BrokerError } from '../../../src/contract/errors';
 import { RecordingAlerts } from '../../support/fakes/recordingAlerts';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 
@@ -25,6 +26,31 @@ describe('alertForFailure', () => {
   });
 });
 
+describe('alertForFailure advice', () => {
+  it.each([70021, 700211, 700212, 700213])(
+    'AADSTS%p (no federated credential matches) points at the federated credential',
+    (aadsts) => {
+      const alert = alertForFailure('entra_configuration', aadsts);
+      expect(alert).toMatchObject({ event: 'EntraConfigurationError', severity: 'error' });
+      expect(alert?.message).toMatch(/federated identity credential/);
+      expect(alert?.message).toContain('api://AzureADTokenExchange');
+    },
+  );
+
+  it('other configuration failures keep the general advice', () => {
+    expect(alertForFailure('entra_configuration', 70011)?.message).not.toMatch(/federated/);
+    expect(alertForFailure('entra_configuration')?.message).toMatch(/tenant, app registration or scope/);
+  });
+
+  it('a refused managed identity raises ManagedIdentityFailed naming AZURE_CLIENT_ID', () => {
+    expect(alertForFailure('managed_identity_unavailable')).toMatchObject({
+      event: 'ManagedIdentityFailed',
+      severity: 'error',
+      message: expect.stringContaining('AZURE_CLIENT_ID') as string,
+    });
+  });
+});
+
 describe('AcquisitionAlerts', () => {
   it('names the credential version for Entra refusals but not for Key Vault failures', () => {
     const sink = new RecordingAlerts();
@@ -33,9 +59,9 @@ describe('AcquisitionAlerts', () => {
       credentialName: 'broker-secret',
       logger: createRecordingLogger().logger,
     });
-    alerts.acquisitionFailed('entra_credential_rejected', credential, { scope: 's' });
-    alerts.acquisitionFailed('keyvault_forbidden', credential, { scope: 's' });
-    alerts.acquisitionFailed('entra_transient', credential, { scope: 's' });
+    alerts.acquisitionFailed(new BrokerError('entra_credential_rejected', 'm'), credential, { scope: 's' });
+    alerts.acquisitionFailed(new BrokerError('keyvault_forbidden', 'm'), credential, { scope: 's' });
+    alerts.acquisitionFailed(new BrokerError('entra_transient', 'm'), credential, { scope: 's' });
 
     expect(sink.alerts).toEqual([
       expect.objectContaining({ event: 'CredentialRejected', credentialName: 'broker-secret', version: 'v7' }),

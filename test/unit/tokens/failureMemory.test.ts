@@ -1,14 +1,16 @@
 import type { ClientCredential } from '../../../src/credentials/credentialTypes';
-import { BrokerError } from '../../../src/contract/errors';
 import {
+  BrokerError,
   CONFIGURATION_FAILURE_MEMORY_MS,
   CREDENTIAL_FAILURE_MEMORY_MS,
-  DEFAULT_THROTTLE_SECONDS,
-  FailureMemory,
   KEY_VAULT_FAILURE_MEMORY_MS,
-  MAX_THROTTLE_SECONDS,
-  TRANSIENT_RETRY_AFTER_SECONDS,
-} from '../../../src/tokens/failureMemory';
+} from '../../../src/contract/errors';
+import {
+  DEFAULT_RETRY_AFTER_SECONDS,
+  DEFAULT_THROTTLE_SECONDS,
+  MAX_RETRY_AFTER_SECONDS,
+} from '../../../src/contract/retryAfter';
+import { FailureMemory } from '../../../src/tokens/failureMemory';
 import { FakeClock } from '../../support/fakes/fakeClock';
 import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 
@@ -50,14 +52,14 @@ describe('FailureMemory throttle gate', () => {
     expect(() => memory.assertNotThrottled(clock.now())).not.toThrow();
   });
 
-  it('caps Retry-After at MAX_THROTTLE_SECONDS and never lets a shorter pause cut a longer one short', () => {
+  it('caps Retry-After at MAX_RETRY_AFTER_SECONDS and never lets a shorter pause cut a longer one short', () => {
     const { memory, clock } = setup();
     memory.openThrottle(new BrokerError('entra_throttled', 'long', { retryAfterSeconds: 100_000 }), 'scope-a');
     memory.openThrottle(new BrokerError('entra_throttled', 'short', { retryAfterSeconds: 2 }), 'scope-b');
 
     clock.advance(10 * SECOND);
-    expect(memory.refusal('scope-a', clock.now())?.retryAfterSeconds).toBe(MAX_THROTTLE_SECONDS - 10);
-    clock.advance((MAX_THROTTLE_SECONDS - 10) * SECOND);
+    expect(memory.refusal('scope-a', clock.now())?.retryAfterSeconds).toBe(MAX_RETRY_AFTER_SECONDS - 10);
+    clock.advance((MAX_RETRY_AFTER_SECONDS - 10) * SECOND);
     expect(memory.refusal('scope-a', clock.now())).toBeUndefined();
   });
 });
@@ -121,7 +123,7 @@ describe('FailureMemory Retry-After for callers', () => {
     const now = clock.now();
     expect(
       memory.withDerivedRetryAfter(new BrokerError('entra_transient', 'x'), undefined, now).retryAfterSeconds,
-    ).toBe(TRANSIENT_RETRY_AFTER_SECONDS);
+    ).toBe(DEFAULT_RETRY_AFTER_SECONDS);
     expect(
       memory.withDerivedRetryAfter(new BrokerError('entra_transient', 'x'), now + 12_500, now).retryAfterSeconds,
     ).toBe(13);
@@ -131,7 +133,7 @@ describe('FailureMemory Retry-After for callers', () => {
         undefined,
         now,
       ).retryAfterSeconds,
-    ).toBe(MAX_THROTTLE_SECONDS);
+    ).toBe(MAX_RETRY_AFTER_SECONDS);
     expect(
       memory.withDerivedRetryAfter(new BrokerError('keyvault_not_found', 'x'), undefined, now).retryAfterSeconds,
     ).toBe(CREDENTIAL_FAILURE_MEMORY_MS / SECOND);

@@ -1,14 +1,11 @@
-import { BrokerError } from '../../../src/contract/errors';
 import {
-  BACKGROUND_RETRY_MS,
+  BrokerError,
   CONFIGURATION_FAILURE_MEMORY_MS,
   CREDENTIAL_FAILURE_MEMORY_MS,
-  DEFAULT_THROTTLE_SECONDS,
-  MAX_ATTEMPTS,
-  MAX_THROTTLE_SECONDS,
-  TokenEngine,
-  type TokenEngineOptions,
-} from '../../../src/tokens/tokenEngine';
+} from '../../../src/contract/errors';
+import { DEFAULT_THROTTLE_SECONDS, MAX_RETRY_AFTER_SECONDS } from '../../../src/contract/retryAfter';
+import { MAX_ATTEMPTS } from '../../../src/tokens/tokenAcquirer';
+import { BACKGROUND_RETRY_MS, TokenEngine, type TokenEngineOptions } from '../../../src/tokens/tokenEngine';
 import { FakeClock } from '../../support/fakes/fakeClock';
 import { FAKE_SCOPE_A, FAKE_SCOPE_B, fakeConfig } from '../../support/fakes/fakeConfig';
 import { FakeCredentialSource } from '../../support/fakes/fakeCredentialSource';
@@ -297,8 +294,10 @@ describe('TokenEngine retries', () => {
   });
 
   it("a token client that never settles is cut off by the engine's own backstop (real timers)", async () => {
+    // The deadline leaves room above MIN_ATTEMPT_MS for the real milliseconds that pass before the
+    // first request; with exactly MIN_ATTEMPT_MS a single elapsed millisecond meant no request at all.
     const { engine, client } = setup({
-      engine: { clock: { now: () => Date.now() }, sleep: undefined, attemptTimeoutMs: 20, deadlineMs: 100 },
+      engine: { clock: { now: () => Date.now() }, sleep: undefined, attemptTimeoutMs: 20, deadlineMs: 300 },
     });
     client.hang();
     const failure = await failureOf(engine.getToken(FAKE_SCOPE_A));
@@ -340,7 +339,7 @@ describe('TokenEngine throttling', () => {
 
   it.each([
     [undefined, DEFAULT_THROTTLE_SECONDS],
-    [100_000, MAX_THROTTLE_SECONDS],
+    [100_000, MAX_RETRY_AFTER_SECONDS],
   ])('a 429 with Retry-After %p pauses %p s', async (given, expected) => {
     const { engine, client } = setup();
     client.fail(entraErrors.throttled(given));
@@ -398,6 +397,45 @@ describe('TokenEngine configuration failures', () => {
     clock.advance(SECOND);
     await engine.getToken(FAKE_SCOPE_A);
     expect(client.calls).toHaveLength(2);
+  });
+});
+
+describe('TokenEngine managed identity failures', () => {
+  it('a managed identity the endpoint refuses: no retry, ManagedIdentityFailed, remembered like a configuration failure', async () => {
+    const { engine, client, alerts, clock } = setup();
+    client.fail(
+      new BrokerError('managed_identity_unavailable', 'The managed identity endpoint refused.', {
+        upstreamStatus: 400,
+      }),
+    );
+    const failure = await failureOf(engine.getToken(FAKE_SCOPE_A));
+    expect(failure).toMatchObject({
+      code: 'managed_identity_unavailable',
+      retryAfterSeconds: CONFIGURATION_FAILURE_MEMORY_MS / SECOND,
+    });
+    expect(client.calls).toHaveLength(1);
+    expect(alerts.events()).toEqual(['ManagedIdentityFailed']);
+    expect(alerts.alerts[0]).toMatchObject({ severity: 'error', details: { code: 'managed_identity_unavailable' } });
+    expect(alerts.alerts[0]?.message).toContain('AZURE_CLIENT_ID');
+
+    await Promise.all(Array.from({ length: 20 }, () => failureOf(engine.getToken(FAKE_SCOPE_A))));
+    expect(client.calls).toHaveLength(1);
+    clock.advance(CONFIGURATION_FAILURE_MEMORY_MS);
+    await engine.getToken(FAKE_SCOPE_A);
+    expect(client.calls).toHaveLength(2);
+  });
+
+  it('a federated credential mismatch (AADSTS700213) alerts with advice about the federated credential', async () => {
+    const { engine, client, alerts } = setup();
+    client.fail(entraErrors.configuration(700213));
+    expect((await failureOf(engine.getToken(FAKE_SCOPE_A))).code).toBe('entra_configuration');
+    expect(alerts.alerts).toEqual([
+      expect.objectContaining({
+        event: 'EntraConfigurationError',
+        details: expect.objectContaining({ aadsts: 700213 }),
+      }),
+    ]);
+    expect(alerts.alerts[0]?.message).toMatch(/federated identity credential/);
   });
 });
 
