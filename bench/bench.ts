@@ -32,7 +32,7 @@
  * is trusted through NODE_EXTRA_CA_CERTS, exactly as the broker trusts it).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -116,11 +116,9 @@ const LOAD_SCRIPT =
 async function buildUnbundled(): Promise<string> {
   const { build } = createRequire(__filename)('esbuild') as typeof esbuild;
   const outdir = path.join(root, 'dist', 'bench', 'unbundled');
-  const entryPoints = (readdirSync(path.join(root, 'src'), { recursive: true }) as string[])
-    .filter((file) => file.endsWith('.ts'))
-    .map((file) => path.join(root, 'src', file));
+  const files = readdirSync(path.join(root, 'src'), { recursive: true }) as string[];
   await build({
-    entryPoints,
+    entryPoints: files.filter((file) => file.endsWith('.ts')).map((file) => path.join(root, 'src', file)),
     outdir,
     bundle: false,
     platform: 'node',
@@ -128,6 +126,11 @@ async function buildUnbundled(): Promise<string> {
     target: 'node20',
     logLevel: 'error',
   });
+  // Data the sources require (e.g. contract/alertCatalog.json) goes beside them as it is.
+  for (const file of files.filter((name) => name.endsWith('.json'))) {
+    mkdirSync(path.dirname(path.join(outdir, file)), { recursive: true });
+    copyFileSync(path.join(root, 'src', file), path.join(outdir, file));
+  }
   return path.join(outdir, 'index.js');
 }
 
