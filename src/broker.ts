@@ -7,6 +7,7 @@ import type { CredentialSource } from './credentials/credentialTypes';
 import { createHealthHandler } from './http/healthHandler';
 import { createLogger, type LogSink, type Logger } from './platform/logger';
 import { createManagedIdentityCredential } from './credentials/managedIdentity';
+import { shareConcurrentTokenRequests } from './credentials/sharedTokenRequests';
 import { RateLimiter } from './callers/rateLimiter';
 import { SecretRegistry } from './platform/redact';
 import { createTlsFetch } from './platform/tlsFetch';
@@ -14,6 +15,7 @@ import { createEntraTokenClient } from './tokens/tokenClient';
 import { TokenEngine } from './tokens/tokenEngine';
 import type { CoreHttpRequest, CoreHttpResponse } from './http/httpTypes';
 import { createTokenRequestHandler } from './http/tokenRequestHandler';
+import { createStartupPrefetch } from './operations/startupPrefetch';
 import { createWarmupRunner, type WarmupReport } from './operations/warmup';
 
 export interface BrokerDependencies {
@@ -41,6 +43,11 @@ export interface Broker {
   readonly runWarmup: () => Promise<WarmupReport>;
   /** Fetches the tenant's signing keys ahead of the first caller; never throws. */
   readonly warmUpCallerKeys: () => Promise<boolean>;
+  /**
+   * Starts at once everything the first caller would wait for (signing keys, managed identity
+   * token, credential, a token per configured scope); see startupPrefetch.ts. Never throws.
+   */
+  readonly prefetch: () => Promise<void>;
 }
 
 /**
@@ -57,7 +64,7 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
   // now: reading it loads Node's built-in undici, milliseconds of the app's load).
   const fetchWithTrust = tlsCaPem ? createTlsFetch(tlsCaPem) : undefined;
 
-  const managedIdentity = createManagedIdentityCredential({ config, tlsCaPem });
+  const managedIdentity = shareConcurrentTokenRequests(createManagedIdentityCredential({ config, tlsCaPem }));
   const credentialSource = createKeyVaultCredentialSource({
     config,
     managedIdentity,
@@ -126,5 +133,13 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
       return report;
     },
     warmUpCallerKeys: () => authenticator.warmUp(),
+    prefetch: createStartupPrefetch({
+      config,
+      managedIdentity,
+      warmUpCallerKeys: () => authenticator.warmUp(),
+      tokens: engine,
+      logger,
+      now: () => clock.now(),
+    }),
   };
 }

@@ -26,10 +26,10 @@ function start(): void {
   }
   const broker = createBroker(config, { logSink });
   registerFunctions(app, broker);
-  // Fetch the caller key set now so the first request on a cold instance does not wait for it —
-  // on the next turn of the event loop, so that the fetch's setup (jose, Node's fetch) does not
-  // delay the registration the host is waiting for.
-  setImmediate(() => void broker.warmUpCallerKeys());
+  // Start what the first request on a cold instance would wait for (caller keys, managed identity,
+  // Key Vault, the first tokens) now, all at once — on the next turn of the event loop, so that
+  // loading jose and the Azure SDK does not delay the registration the host is waiting for.
+  setImmediate(() => void broker.prefetch());
 }
 
 start();

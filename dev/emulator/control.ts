@@ -3,6 +3,8 @@ import type { FaultSpec } from './faults';
 import type { BrokerApiSettings, RunningEmulator } from './emulatorTypes';
 import type { RotateOptions } from './brokerCredentials';
 import { parseFaultSpec } from './faults';
+import type { FaultTarget } from './faults';
+import { parseLatencySpec } from './latency';
 import { readBody, sendJson } from './http';
 
 export const CONTROL_PREFIX = '/_emulator';
@@ -16,6 +18,8 @@ export type ControlTarget = Pick<
   | 'info'
   | 'setFault'
   | 'clearFaults'
+  | 'setLatency'
+  | 'clearLatency'
   | 'reset'
   | 'rotate'
   | 'setSecretEnabled'
@@ -30,13 +34,14 @@ export type ControlTarget = Pick<
   | 'publishSigningKey'
 > & {
   listFaults(): FaultSpec[];
+  listLatency(): Partial<Record<FaultTarget, number>>;
 };
 
 /**
  * Control API (docs/development.md): stats, faults, rotate, reset, plus drills
  * (`POST /secrets/{version}/disable|enable`, `POST /credentials/{version}/revoke|expire`,
  * `POST /signing-keys/roll|publish`, `POST /federated`, `POST /managed-identities/{clientId}/assign|unassign`,
- * `POST /keyvault/paging`, `POST /apps/broker-api`, `GET /faults`, `GET /info`).
+ * `POST /keyvault/paging`, `POST /apps/broker-api`, `GET /faults`, `GET /info`), and `GET/POST/DELETE /latency` (see latency.ts).
  */
 export async function handleControl(
   req: IncomingMessage,
@@ -71,6 +76,19 @@ export async function handleControl(
         if (typeof spec === 'string') return bad(spec);
         target.setFault(spec);
         return sendJson(res, 201, { faults: target.listFaults() });
+      }
+    }
+    if (route === '/latency') {
+      if (method === 'GET') return sendJson(res, 200, { latency: target.listLatency() });
+      if (method === 'DELETE') {
+        target.clearLatency();
+        return sendJson(res, 200, { latency: {} });
+      }
+      if (method === 'POST') {
+        const spec = parseLatencySpec(body);
+        if (typeof spec === 'string') return bad(spec);
+        target.setLatency(spec);
+        return sendJson(res, 200, { latency: target.listLatency() });
       }
     }
     if (method === 'POST' && route === '/reset') {

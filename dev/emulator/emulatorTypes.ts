@@ -5,6 +5,7 @@
 import type { CredentialKind, RotateOptions } from './brokerCredentials';
 import type { FaultSpec } from './faults';
 import type { KeyVaultPaging } from './keyVault';
+import type { LatencySpec } from './latency';
 import type { EmulatorCaller } from './tenant';
 
 export interface FederatedCredentialChange {
@@ -75,6 +76,10 @@ export interface RunningEmulator {
   stats(): EmulatorStats;
   setFault(fault: FaultSpec): void;
   clearFaults(): void;
+  /** Delays every request to a service (or `all`) by `ms` until cleared; 0 removes it. */
+  setLatency(latency: LatencySpec): void;
+  clearLatency(): void;
+  /** Counts, faults and latency back to none. */
   reset(): void;
   rotate(options: RotateOptions): Promise<{ version: string }>;
   setSecretEnabled(version: string, enabled: boolean): void;

@@ -12,6 +12,7 @@ import { EntraAuthority, INTERNAL_HEADER } from './entra';
 import { FaultInjector } from './faults';
 import { sendJson } from './http';
 import { KeyVault } from './keyVault';
+import { UpstreamLatency } from './latency';
 import { MANAGED_IDENTITY_PATH, ManagedIdentityEndpoint } from './managedIdentity';
 import { SigningKeys } from './signingKeys';
 import { createTenant } from './tenant';
@@ -21,6 +22,7 @@ import type { EmulatorInfo, EmulatorStats, RunningEmulator } from './emulatorTyp
 import type { EmulatorCaller } from './tenant';
 
 export type { FaultSpec, FaultTarget } from './faults';
+export type { LatencySpec, LatencyTarget } from './latency';
 
 export type { CredentialKind } from './brokerCredentials';
 export type { EmulatorCaller } from './tenant';
@@ -99,6 +101,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const tenantId = randomUUID();
   const keys = await SigningKeys.create(now);
   const faults = new FaultInjector();
+  const latency = new UpstreamLatency();
   let stats: EmulatorStats = { tokenRequests: {}, keyVaultReads: {}, managedIdentityRequests: 0 };
 
   let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) =>
@@ -255,9 +258,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     listFaults() {
       return faults.list();
     },
+    setLatency(spec) {
+      latency.set(spec);
+    },
+    clearLatency() {
+      latency.clear();
+    },
+    listLatency() {
+      return latency.list();
+    },
     reset() {
       stats = { tokenRequests: {}, keyVaultReads: {}, managedIdentityRequests: 0 };
       faults.clear();
+      latency.clear();
     },
 
     async rotate(rotation) {
@@ -368,6 +381,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const path = requestUrl.pathname;
     if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`))
       return handleControl(req, res, path, emulator);
+    await latency.delay(path);
     if (path === MANAGED_IDENTITY_PATH) return msi.handle(req, res, requestUrl);
     if (await keyVault.handle(req, res, requestUrl)) return;
     if (await entra.handle(req, res, path)) return;

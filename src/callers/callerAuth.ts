@@ -5,6 +5,7 @@ import { type BrokerConfig, callerPolicyKey } from '../contract/config';
 import { BrokerError } from '../contract/errors';
 import { jose } from './lazyJose';
 import { describeError, type Logger } from '../platform/logger';
+import { SingleFlight } from '../platform/singleFlight';
 import { VerifiedTokenCache } from './verifiedTokenCache';
 import { TenantKeys } from './callerKeys';
 import { CallerAudiences } from './callerAudiences';
@@ -84,6 +85,11 @@ export class CallerAuthenticator {
   private readonly clockToleranceSeconds: number;
   private readonly keys: TenantKeys;
   private readonly verified: VerifiedTokenCache<VerifiedCaller>;
+  /**
+   * Verifications running, by token digest: on a cold instance a busy caller's first requests all
+   * arrive before the first verification is cached, and one RSA verification serves them all.
+   */
+  private readonly verifying = new SingleFlight<string, VerifiedCaller>();
 
   constructor(options: CallerAuthenticatorOptions) {
     const { config } = options;
@@ -134,7 +140,7 @@ export class CallerAuthenticator {
       // verified (same digest, same string), and the regex over a kilobyte of token costs as much
       // as the cache lookup.
       assertCompactJws(token);
-      caller = await this.verify(token, digest);
+      caller = await this.verifying.run(digest, () => this.verify(token, digest));
     }
     this.authorize(caller);
     return caller.identity;

@@ -434,6 +434,21 @@ describe('CallerAuthenticator: verified-token cache', () => {
     expect(jwtVerifyMock).toHaveBeenCalledTimes(1);
   });
 
+  it('verifies a token once when its requests arrive together, before the first is cached', async () => {
+    const token = s.jwt.sign();
+    const callers = await Promise.all(Array.from({ length: 5 }, () => s.auth.authenticate(`Bearer ${token}`)));
+    expect(new Set(callers.map((caller) => caller.tokenHash)).size).toBe(1);
+    expect(jwtVerifyMock).toHaveBeenCalledTimes(1);
+  });
+
+  it("gives a refused token's requests arriving together its error, and verifies it again next time", async () => {
+    const token = s.jwt.sign(s.jwt.claims({ aud: 'api://someone-else' }));
+    const codes = await Promise.all(Array.from({ length: 3 }, () => codeOf(s.auth.authenticate(`Bearer ${token}`))));
+    expect(codes).toEqual(['caller_token_invalid', 'caller_token_invalid', 'caller_token_invalid']);
+    expect(await codeOf(s.auth.authenticate(`Bearer ${token}`))).toBe('caller_token_invalid');
+    expect(jwtVerifyMock).toHaveBeenCalledTimes(2);
+  });
+
   it('verifies again after 5 minutes', async () => {
     const token = s.jwt.sign();
     await s.auth.authenticate(`Bearer ${token}`);

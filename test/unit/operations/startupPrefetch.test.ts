@@ -1,0 +1,70 @@
+import { createStartupPrefetch, keyVaultScope } from '../../../src/operations/startupPrefetch';
+import type { ServedToken } from '../../../src/tokens/tokenProvider';
+import { LogCapture, makeConfig, SCOPE_A, SCOPE_B } from '../../support/frontDoorFixture';
+
+describe('keyVaultScope', () => {
+  it("names the vault's own cloud, and the public cloud for any other host", () => {
+    expect(keyVaultScope('https://kv-broker.vault.azure.net')).toBe('https://vault.azure.net/.default');
+    expect(keyVaultScope('https://kv.vault.azure.cn/')).toBe('https://vault.azure.cn/.default');
+    expect(keyVaultScope('https://kv.vault.usgovcloudapi.net')).toBe('https://vault.usgovcloudapi.net/.default');
+    expect(keyVaultScope('https://127.0.0.1:8443')).toBe('https://vault.azure.net/.default');
+  });
+});
+
+describe('startup prefetch', () => {
+  function harness(overrides: Record<string, string> = {}, failScope?: string) {
+    const order: string[] = [];
+    const release: (() => void)[] = [];
+    const gate = <T>(name: string, value: T): Promise<T> => {
+      order.push(name);
+      return new Promise((resolve) => release.push(() => resolve(value)));
+    };
+    const log = new LogCapture();
+    const prefetch = createStartupPrefetch({
+      config: makeConfig(overrides),
+      managedIdentity: {
+        getToken: (scopes) => gate(`identity ${String(scopes)}`, { token: 'mi', expiresOnTimestamp: 1 }),
+      },
+      warmUpCallerKeys: () => gate('keys', true),
+      tokens: {
+        getToken: (scope) =>
+          scope === failScope
+            ? (order.push(`token ${scope}`), Promise.reject(new Error('Entra down')))
+            : gate(`token ${scope}`, { scope } as ServedToken),
+      },
+      logger: log.logger,
+      now: () => 0,
+    });
+    return { order, release, log, prefetch };
+  }
+
+  it('starts the caller keys, the managed identity token and every scope at once, before any of them answers', async () => {
+    const h = harness();
+    const done = h.prefetch();
+    expect(h.order).toEqual([
+      'keys',
+      'identity https://vault.azure.net/.default',
+      `token ${SCOPE_A}`,
+      `token ${SCOPE_B}`,
+    ]);
+    for (const release of h.release) release();
+    await done;
+    expect(h.log.events('StartupPrefetch')).toEqual([
+      expect.objectContaining({ callerKeys: true, managedIdentity: true, tokens: 2, tokensFailed: 0 }),
+    ]);
+  });
+
+  it('asks the managed identity for the token exchange assertion with a federated credential', () => {
+    const h = harness({ CLIENT_CREDENTIAL_KIND: 'federated' });
+    void h.prefetch();
+    expect(h.order).toContain('identity api://AzureADTokenExchange/.default');
+  });
+
+  it('never throws: a failed scope is counted and logged, the others still arrive', async () => {
+    const h = harness({}, SCOPE_B);
+    const done = h.prefetch();
+    for (const release of h.release) release();
+    await expect(done).resolves.toBeUndefined();
+    expect(h.log.events('StartupPrefetch')).toEqual([expect.objectContaining({ tokens: 1, tokensFailed: 1 })]);
+  });
+});
