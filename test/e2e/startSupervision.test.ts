@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { findFreePort } from '../../dev/ports';
-import { isAlive, root, runStart, type Started, startScript, waitFor } from './support';
+import { isAlive, killStack, root, runStart, type Started, startScript, waitFor } from './support';
 
 // `npm start`'s process supervision, with the fixture app as the "broker" (BROKER_APP) so it does not
 // depend on the broker's own code: a dying child takes the stack down, a taken port is reported.
@@ -24,10 +24,7 @@ describe('npm start supervision', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const started of running) {
-      if (started.child.exitCode === null) started.child.kill('SIGKILL');
-      await started.exited;
-    }
+    for (const started of running) await killStack(started);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -124,9 +124,22 @@ export async function startStack(
   return { start, stack, port };
 }
 
-/** Kills a stack started by `startStack` (if it still runs) and waits for it to exit. */
-export async function killStack(start: Started | undefined): Promise<void> {
-  if (start && start.child.exitCode === null) {
+/**
+ * Stops a stack started by `startStack` (if it still runs) and waits for it to exit: SIGTERM first,
+ * because npm start then stops everything it started (the emulator, func and the host under it,
+ * Azurite) — a SIGKILL would leave those running with no parent. SIGKILL only if it has not exited
+ * after `graceMs`.
+ */
+export async function killStack(start: Started | undefined, graceMs = 20_000): Promise<void> {
+  if (!start || start.child.exitCode !== null) return;
+  start.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([
+    start.exited.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+  ]);
+  clearTimeout(timer);
+  if (!stopped) {
     start.child.kill('SIGKILL');
     await start.exited;
   }
