@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import type { CertificateClient, CertificateProperties } from '@azure/keyvault-certificates';
 import type { KeyVaultSecret, SecretClient, SecretProperties } from '@azure/keyvault-secrets';
+import { isAzureVaultUrl } from '../contract/clouds';
 import { normalizeCertificateSecret } from './certificatePem';
 import { type Clock, systemClock } from '../platform/clock';
 import type { BrokerConfig } from '../contract/config';
@@ -29,24 +30,10 @@ export interface KeyVaultCredentialSourceOptions {
 
 export const DEFAULT_KEY_VAULT_TIMEOUT_MS = 5000;
 
-/** Vault hosts of the Azure clouds; only against them does the SDK's challenge-resource check make sense. */
-const AZURE_VAULT_SUFFIXES = [
-  '.vault.azure.net',
-  '.vault.azure.cn',
-  '.vault.usgovcloudapi.net',
-  '.vault.microsoftazure.de',
-];
-
 type AnyProperties = SecretProperties | CertificateProperties;
 /** Options both Key Vault clients accept (their service versions differ, so neither type fits the other). */
 type KeyVaultClientOptions = NonNullable<ConstructorParameters<typeof SecretClient>[2]> &
   NonNullable<ConstructorParameters<typeof CertificateClient>[2]>;
-
-/** Whether `url` is a vault of an Azure cloud (`*.vault.azure.net` and the sovereign clouds' equivalents). */
-export function isAzureVaultUrl(url: string): boolean {
-  const host = new URL(url).hostname.toLowerCase();
-  return AZURE_VAULT_SUFFIXES.some((suffix) => host.endsWith(suffix));
-}
 
 /**
  * The broker's client credential, read from Key Vault with the managed identity:

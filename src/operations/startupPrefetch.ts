@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { keyVaultScope } from '../contract/clouds';
 import type { BrokerConfig } from '../contract/config';
 import type { Logger } from '../platform/logger';
 import type { TokenProvider } from '../tokens/tokenProvider';
@@ -11,16 +12,6 @@ export interface StartupPrefetchOptions {
   readonly tokens: Pick<TokenProvider, 'getToken'>;
   readonly logger: Logger;
   readonly now?: () => number;
-}
-
-/**
- * The scope Key Vault's challenge names for `vaultUrl`: the vault's cloud (`https://vault.azure.net`,
- * `https://vault.azure.cn`, …), and the public cloud's for any other host (the emulator names it too).
- */
-export function keyVaultScope(vaultUrl: string): string {
-  const host = new URL(vaultUrl).hostname.toLowerCase();
-  const at = host.indexOf('.vault.');
-  return `https://${at >= 0 ? host.slice(at + 1) : 'vault.azure.net'}/.default`;
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
-import { createKeyVaultCredentialSource, isAzureVaultUrl } from '../../../src/credentials/credentialSource';
+import { createKeyVaultCredentialSource } from '../../../src/credentials/credentialSource';
 import { silentLogger } from '../../support/silentLogger';
 import { SecretRegistry } from '../../../src/platform/redact';
-import { isMicrosoftAuthorityHost } from '../../../src/contract/clouds';
 import { fakeConfig } from '../../support/fakes/fakeConfig';
 
 /** An Azure vault host: the real SDK protections stay on. */
@@ -46,31 +45,5 @@ describe('createKeyVaultCredentialSource (federated)', () => {
     });
     expect(source.peek()).toBeUndefined();
     expect(managedIdentity.getToken).not.toHaveBeenCalled();
-  });
-});
-
-describe('host checks that switch SDK protections off only off-Azure', () => {
-  it.each([
-    ['https://kv.vault.azure.net', true],
-    ['https://KV.Vault.Azure.Net', true],
-    ['https://kv.vault.azure.cn', true],
-    ['https://kv.vault.usgovcloudapi.net', true],
-    ['https://kv.vault.microsoftazure.de', true],
-    ['https://127.0.0.1:8443', false],
-    ['https://vault.azure.net.evil.example', false],
-    ['https://kvvault.azure.net', false],
-  ])('isAzureVaultUrl(%s) = %p', (url, expected) => {
-    expect(isAzureVaultUrl(url)).toBe(expected);
-  });
-
-  it.each([
-    ['https://login.microsoftonline.com', true],
-    ['https://login.microsoftonline.us', true],
-    ['https://login.chinacloudapi.cn', true],
-    ['https://login.partner.microsoftonline.cn', true],
-    ['https://127.0.0.1:8443', false],
-    ['https://login.microsoftonline.com.evil.example', false],
-  ])('isMicrosoftAuthorityHost(%s) = %p', (host, expected) => {
-    expect(isMicrosoftAuthorityHost(host)).toBe(expected);
   });
 });

@@ -1,15 +1,6 @@
-import { createStartupPrefetch, keyVaultScope } from '../../../src/operations/startupPrefetch';
+import { createStartupPrefetch } from '../../../src/operations/startupPrefetch';
 import type { ServedToken } from '../../../src/tokens/tokenProvider';
 import { LogCapture, makeConfig, SCOPE_A, SCOPE_B } from '../../support/frontDoorFixture';
-
-describe('keyVaultScope', () => {
-  it("names the vault's own cloud, and the public cloud for any other host", () => {
-    expect(keyVaultScope('https://kv-broker.vault.azure.net')).toBe('https://vault.azure.net/.default');
-    expect(keyVaultScope('https://kv.vault.azure.cn/')).toBe('https://vault.azure.cn/.default');
-    expect(keyVaultScope('https://kv.vault.usgovcloudapi.net')).toBe('https://vault.usgovcloudapi.net/.default');
-    expect(keyVaultScope('https://127.0.0.1:8443')).toBe('https://vault.azure.net/.default');
-  });
-});
 
 describe('startup prefetch', () => {
   function harness(overrides: Record<string, string> = {}, failScope?: string) {
