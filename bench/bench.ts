@@ -308,8 +308,7 @@ async function measureRealRuntime(context: Context, levers: boolean): Promise<vo
     roundMs: context.size.realRoundMs,
     rounds: context.size.realRounds,
   };
-  const cold = { emulator: context.emulator, latencyMs: context.size.latencyMs };
-  Object.assign(context.result, await measureRealHost({ ...options, variant: DEFAULT_VARIANT, cold }, apps));
+  Object.assign(context.result, await measureRealHost({ ...options, variant: DEFAULT_VARIANT, auditLine: true }, apps));
   if (!levers) return;
   for (const variant of LEVERS) {
     const figures = await measureRealHost({ ...options, variant }, apps);
@@ -370,7 +369,11 @@ async function main(argv: string[]): Promise<void> {
     if (parts.has('local')) await measureLocalHost(context);
     if (parts.has('handler')) await measureHandler(context);
     if (parts.has('coldPath')) {
+      const func = findFunc(process.env, root);
+      if (!func) context.skipped.push('coldPath on the real runtime: skipped, no func found');
       const cold = await measureColdPath({
+        func,
+        fixtureApp: func ? buildHostApps().fixture : undefined,
         emulator,
         brokerEnv: context.brokerEnv,
         callerToken: context.callerToken,

@@ -1,20 +1,43 @@
 /**
- * Cold instance, first caller: a fresh broker process, every upstream (Entra, managed identity, Key
- * Vault, the caller key set) `latencyMs` away, and one request sent the moment the host listens.
+ * Cold instance, first caller: a fresh broker, every upstream (Entra, managed identity, Key Vault,
+ * the caller key set) `latencyMs` away, and the first token request sent the moment the broker can
+ * be reached.
  *
- *   coldFirstTokenMs     that request's wall time to its 200 (median of `runs` fresh processes)
+ *   coldFirstTokenMs     that request's wall time to its 200 (median of `runs` fresh brokers)
  *   coldChainMs          the unavoidable chain × latencyMs: the upstream round trips that must follow
  *                        one another for the first token. A Key Vault credential: managed identity
  *                        token → Key Vault read → Entra token (3); federated: managed identity
  *                        assertion → Entra token (2). The caller key set, the Key Vault challenge and
  *                        Entra's metadata have no input from these, so they can run beside them.
  *   coldPathRatio        coldFirstTokenMs ÷ coldChainMs (target ≤ 1.3)
- *   coldNoLatencyMs      the same first request with no latency injected: what the broker itself
- *                        adds (loading the SDKs, TLS set-up), measured beside
+ *   coldNoLatencyMs      the same first request with no latency injected: what is CPU (loading
+ *                        the SDKs, TLS set-up, MSAL's first use), measured beside
+ *
+ * These come from the local development host, where the request goes out the moment the host
+ * listens, right after it loaded the app: nothing of the broker's start-up work can hide behind a
+ * host start there, so it is the strict measure of the broker's own cold path.
+ *
+ * On the real runtime, when a `func` is found (same runs, interleaved):
+ *   realHostColdFirstTokenMs   the bench picks the port, starts `func` with the broker and from
+ *                              that moment sends `POST /api/token` every 5 ms; answers the app did
+ *                              not write (connection refused, the host's 404 before the functions
+ *                              are indexed) do not count; the first one it wrote is the first
+ *                              request and its wall time the figure. The broker gets exactly the
+ *                              head start a cold instance gives it (the host's own start after the
+ *                              app registered its functions) and not a moment more.
+ *   realBaselineColdFirstMs    the same for the fixture app (fixtureApp.ts): what the first
+ *                              request on a fresh host costs any app (the host's and worker's
+ *                              first invocation)
+ *   realHostColdExtraMs        the median of (broker − fixture) over the paired runs: what the
+ *                              broker adds to a cold instance's first request
+ *   realHostColdPathRatio      realHostColdFirstTokenMs ÷ coldChainMs
  */
 import http from 'node:http';
+import path from 'node:path';
+import { findFreePort } from '../dev/ports';
+import { type FuncLocation, startFuncHost } from '../dev/funcHost';
 import type { RunningEmulator } from '../dev/emulator/index';
-import { log, median, postToken, round, startBroker, tokenForm } from './support';
+import { log, median, postToken, root, round, startBroker, tokenForm } from './support';
 
 export interface ColdPathOptions {
   emulator: RunningEmulator;
@@ -23,6 +46,10 @@ export interface ColdPathOptions {
   scope: string;
   latencyMs: number;
   runs: number;
+  /** The real Functions runtime (realHostCold*); skipped without it. */
+  func?: FuncLocation;
+  /** The fixture app (realHost.ts buildHostApps) for realBaselineColdFirstMs. */
+  fixtureApp?: string;
 }
 
 /** Round trips that must follow one another for the first token with this credential kind. */
@@ -30,7 +57,7 @@ export function unavoidableRoundTrips(kind: string): number {
   return kind === 'federated' ? 2 : 3;
 }
 
-async function firstTokenMs(options: ColdPathOptions, latencyMs: number): Promise<number> {
+async function localHostFirstTokenMs(options: ColdPathOptions, latencyMs: number): Promise<number> {
   const { emulator } = options;
   emulator.reset();
   if (latencyMs > 0) emulator.setLatency({ target: 'all', ms: latencyMs });
@@ -47,17 +74,98 @@ async function firstTokenMs(options: ColdPathOptions, latencyMs: number): Promis
   }
 }
 
+/** One `POST /api/token`: status, wall time, and whether the app wrote the answer. */
+function tryToken(
+  url: string,
+  callerToken: string,
+  body: string,
+): Promise<{ status: number; ms: number; fromApp: boolean }> {
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e6;
+    const req = http.request(
+      `${url}/api/token`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          authorization: `Bearer ${callerToken}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': String(Buffer.byteLength(body)),
+        },
+      },
+      (res) => {
+        res.resume();
+        // Every answer of the broker (docs/openapi.yaml) and of the fixture carries Cache-Control:
+        // no-store; the host's own answers before the app is indexed do not.
+        const fromApp = res.headers['cache-control'] === 'no-store';
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: elapsed(), fromApp }));
+      },
+    );
+    req.on('error', () => resolve({ status: 0, ms: elapsed(), fromApp: false }));
+    req.end(body);
+  });
+}
+
+const PROBE_INTERVAL_MS = 5;
+
+/** A fresh `func` serving `appFile`, probed from its spawn on: the first answer the app wrote. */
+async function realHostFirstTokenMs(options: ColdPathOptions, func: FuncLocation, appFile?: string): Promise<number> {
+  const { emulator } = options;
+  emulator.reset();
+  emulator.setLatency({ target: 'all', ms: options.latencyMs });
+  const port = await findFreePort();
+  const url = `http://127.0.0.1:${port}`;
+  const body = tokenForm(options.scope);
+  let stopProbing = false;
+  const probe = (async () => {
+    while (!stopProbing) {
+      const answer = await tryToken(url, options.callerToken, body);
+      if (answer.fromApp) return answer;
+      await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+    }
+    return undefined;
+  })();
+  let host: Awaited<ReturnType<typeof startFuncHost>> | undefined;
+  try {
+    host = await startFuncHost({
+      func,
+      root,
+      port,
+      appFile,
+      stageDir: path.join(root, 'dist', 'bench', 'func-cold'),
+      settings: options.brokerEnv,
+      readyTimeoutMs: 120_000,
+    });
+    const first = await probe;
+    if (first === undefined || first.status !== 200) {
+      throw new Error(`the first token request on a cold instance on func answered ${first?.status}`);
+    }
+    return first.ms;
+  } finally {
+    stopProbing = true;
+    emulator.clearLatency();
+    await host?.stop();
+  }
+}
+
 export async function measureColdPath(options: ColdPathOptions): Promise<Record<string, number>> {
   log(`cold instance, first caller, ${options.latencyMs} ms per upstream request (${options.runs} fresh brokers)…`);
-  const withLatency: number[] = [];
-  const without: number[] = [];
-  // Interleaved, so that a noisy neighbour slows both alike.
-  for (let i = 0; i < options.runs; i += 1) {
-    withLatency.push(await firstTokenMs(options, options.latencyMs));
-    without.push(await firstTokenMs(options, 0));
-  }
   const roundTrips = unavoidableRoundTrips(options.emulator.broker.credentialKind);
   const chainMs = roundTrips * options.latencyMs;
+  const withLatency: number[] = [];
+  const without: number[] = [];
+  const real: number[] = [];
+  const baseline: number[] = [];
+  // Interleaved, so that a noisy neighbour slows all alike.
+  for (let i = 0; i < options.runs; i += 1) {
+    withLatency.push(await localHostFirstTokenMs(options, options.latencyMs));
+    without.push(await localHostFirstTokenMs(options, 0));
+    if (options.func) {
+      real.push(await realHostFirstTokenMs(options, options.func));
+      if (options.fixtureApp) baseline.push(await realHostFirstTokenMs(options, options.func, options.fixtureApp));
+    }
+  }
   const firstMs = median(withLatency);
   return {
     coldFirstTokenMs: round(firstMs, 1),
@@ -65,5 +173,14 @@ export async function measureColdPath(options: ColdPathOptions): Promise<Record<
     coldChainMs: chainMs,
     coldPathRatio: round(firstMs / chainMs),
     coldNoLatencyMs: round(median(without), 1),
+    ...(real.length > 0
+      ? { realHostColdFirstTokenMs: round(median(real), 1), realHostColdPathRatio: round(median(real) / chainMs) }
+      : {}),
+    ...(baseline.length > 0
+      ? {
+          realBaselineColdFirstMs: round(median(baseline), 1),
+          realHostColdExtraMs: round(median(real.map((ms, i) => ms - baseline[i]!)), 1),
+        }
+      : {}),
   };
 }

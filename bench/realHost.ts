@@ -1,31 +1,35 @@
 /**
  * The broker on the real Azure Functions runtime (`func start`, through dev/funcHost.ts) beside a
  * fixture app (fixtureApp.ts: the same routes answering a fixed JSON) on the same `func`, host.json
- * and settings. Cache-hit `POST /api/token` over keep-alive connections, the two hosts measured in
- * alternating rounds so that a noisy neighbour slows both alike.
+ * and settings. Cache-hit `POST /api/token` over keep-alive connections, the hosts measured in
+ * alternating rounds so that a noisy neighbour slows them alike.
  *
  *   realHostP50Ms, realHostP99Ms, realHostRps        the broker
  *   realBaselineP50Ms, realBaselineP99Ms, realBaselineRps   the fixture app
  *   realHostP50Ratio, realHostP99Ratio               broker ÷ fixture (targets ≤ 1.10 and ≤ 1.25)
  *   realHostRssMb, realWorkerRssMb                   the broker's Functions host (.NET) and Node.js
  *                                                    worker, resident after the load
- *   realHostColdFirstTokenMs, realHostColdPathRatio  with `cold`: the first token request on the
- *                                                    freshly started host (sent once it answers
- *                                                    /api/health), every upstream `latencyMs` away,
- *                                                    and its ratio to the unavoidable chain (coldPath.ts)
+ *   realHostCpuUsPerRequest, realWorkerCpuUsPerRequest      CPU time the broker's host and worker
+ *   realBaselineHostCpuUsPerRequest, realBaselineWorkerCpuUsPerRequest   spent per request (and the
+ *                                                    fixture's): with 4 connections on 2 cores the
+ *                                                    load is CPU-bound, so the p50 ratio follows
+ *                                                    the CPU ratio; these say which process pays
+ *   realAuditLineP50Ratio, realAuditLine*CpuUsPerRequest  with `auditLine`: a third app, the fixture
+ *                                                    writing one log line of the audit line's size
+ *                                                    through its invocation context per request (as
+ *                                                    the broker must: docs/functions-runtime.md) ÷
+ *                                                    the fixture — what that one record costs alone
  *
- * A variant changes one lever: host.json through `AzureFunctionsJobHost__*` overrides (both apps),
- * or the HTTP streaming mode of @azure/functions (both apps).
+ * A variant changes one lever: host.json through `AzureFunctionsJobHost__*` overrides (all apps),
+ * or the HTTP streaming mode of @azure/functions (all apps).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { type FuncLocation, type RunningFuncHost, startFuncHost } from '../dev/funcHost';
-import type { RunningEmulator } from '../dev/emulator/index';
-import { unavoidableRoundTrips } from './coldPath';
 import { keepAliveLoad, type LoadResult, summarizeLoad } from './keepAliveLoad';
 import { log, postToken, root, round, rssMb, tokenForm } from './support';
-import http from 'node:http';
 
 export interface HostVariant {
   /** Short name, a suffix of the JSON fields of a lever run (`realHostP50Ratio_<name>`). */
@@ -74,8 +78,8 @@ export interface RealHostOptions {
   readonly roundMs: number;
   readonly rounds: number;
   readonly variant: HostVariant;
-  /** Inject upstream latency while the broker's host starts and serves its first token request. */
-  readonly cold?: { readonly emulator: RunningEmulator; readonly latencyMs: number };
+  /** Also measure the fixture that writes one audit-sized line per request (realAuditLine*). */
+  readonly auditLine?: boolean;
 }
 
 interface Apps {
@@ -105,8 +109,8 @@ export function buildHostApps(): Apps {
   return apps;
 }
 
-/** Resident MB of every descendant of `pid`, by the name of its program (`dotnet`, `node`, …). */
-function descendantRssMb(pid: number): Record<string, number> {
+/** Every descendant of `pid` (children, their children, …) with its program name (`dotnet`, `node`, …). */
+function descendants(pid: number): Map<number, string> {
   const parents = new Map<number, number>();
   const names = new Map<number, string>();
   for (const entry of readdirSync('/proc')) {
@@ -120,12 +124,11 @@ function descendantRssMb(pid: number): Record<string, number> {
       // gone meanwhile
     }
   }
-  const out: Record<string, number> = {};
+  const out = new Map<number, string>();
   const visit = (parent: number): void => {
     for (const [child, ppid] of parents) {
       if (ppid !== parent) continue;
-      const name = names.get(child) ?? '?';
-      out[name] = round((out[name] ?? 0) + (rssMb(child) || 0), 1);
+      out.set(child, names.get(child) ?? '?');
       visit(child);
     }
   };
@@ -133,8 +136,40 @@ function descendantRssMb(pid: number): Record<string, number> {
   return out;
 }
 
-async function startHost(options: RealHostOptions, appFile: string, stageName: string): Promise<RunningFuncHost> {
-  const settings = { ...options.settings, ...(options.variant.httpStream ? { BENCH_HTTP_STREAM: 'true' } : {}) };
+/** Resident MB of every descendant of `pid`, by the name of its program. */
+function descendantRssMb(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [child, name] of descendants(pid)) out[name] = round((out[name] ?? 0) + (rssMb(child) || 0), 1);
+  return out;
+}
+
+/** CPU milliseconds (user + system) spent so far by every descendant of `pid`, by program name. */
+function descendantCpuMs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [child, name] of descendants(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${child}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function startHost(
+  options: RealHostOptions,
+  appFile: string,
+  stageName: string,
+  extraSettings: Record<string, string> = {},
+): Promise<RunningFuncHost> {
+  const settings = {
+    ...options.settings,
+    ...extraSettings,
+    ...(options.variant.httpStream ? { BENCH_HTTP_STREAM: 'true' } : {}),
+  };
   return startFuncHost({
     func: options.func,
     root,
@@ -146,40 +181,60 @@ async function startHost(options: RealHostOptions, appFile: string, stageName: s
   });
 }
 
-/** Runs one variant: both hosts up, warmed, measured in alternating rounds, stopped. */
+interface MeasuredHost {
+  readonly host: RunningFuncHost;
+  readonly runs: LoadResult[];
+  /** CPU ms per program name over the measured rounds. */
+  readonly cpuMs: Record<string, number>;
+}
+
+/** CPU µs per answered request of the host (.NET) and the worker (Node.js). */
+function cpuPerRequest(measured: MeasuredHost): { host: number; worker: number } {
+  const requests = measured.runs.reduce((sum, run) => sum + run.latenciesMs.length, 0);
+  const per = (name: string): number => round(((measured.cpuMs[name] ?? NaN) * 1000) / requests, 0);
+  return { host: per('dotnet'), worker: per('node') };
+}
+
+/** Runs one variant: every host up, warmed, measured in alternating rounds, stopped. */
 export async function measureRealHost(options: RealHostOptions, apps: Apps): Promise<Record<string, number>> {
   const { variant } = options;
   log(`real Functions runtime, ${variant.name} (${variant.description})…`);
-  const brokerApp = variant.httpStream ? apps.brokerStream : apps.broker;
-  const { cold } = options;
-  cold?.emulator.setLatency({ target: 'all', ms: cold.latencyMs });
-  let broker: RunningFuncHost;
-  let first: { status: number; ms: number };
   const body = tokenForm(options.scope);
+  const started: RunningFuncHost[] = [];
   try {
-    broker = await startHost(options, brokerApp, 'func-broker');
-    // The first token request on this instance; then both hosts are warmed with the same load.
-    first = await postToken(broker.url, options.callerToken, body, new http.Agent());
-  } finally {
-    cold?.emulator.clearLatency();
-  }
-  let fixture: RunningFuncHost | undefined;
-  try {
+    const start = async (app: string, stage: string, extra?: Record<string, string>): Promise<MeasuredHost> => {
+      const host = await startHost(options, app, stage, extra);
+      started.push(host);
+      return { host, runs: [], cpuMs: {} };
+    };
+    const broker = await start(variant.httpStream ? apps.brokerStream : apps.broker, 'func-broker');
+    const first = await postToken(broker.host.url, options.callerToken, body, new http.Agent());
     if (first.status !== 200) throw new Error(`the broker on func answered ${first.status}`);
-    fixture = await startHost(options, apps.fixture, 'func-fixture');
+    const fixture = await start(apps.fixture, 'func-fixture');
+    const auditLine = options.auditLine
+      ? await start(apps.fixture, 'func-fixture-audit', { BENCH_FIXTURE_AUDIT_LINE: 'true' })
+      : undefined;
+    const hosts = [broker, fixture, ...(auditLine ? [auditLine] : [])];
     const load = (url: string, durationMs: number): Promise<LoadResult> =>
       keepAliveLoad({ url, callerToken: options.callerToken, body, connections: options.connections, durationMs });
-    await load(broker.url, 2000);
-    await load(fixture.url, 2000);
-    const brokerRuns: LoadResult[] = [];
-    const fixtureRuns: LoadResult[] = [];
+    for (const measured of hosts) await load(measured.host.url, 2000);
     for (let i = 0; i < options.rounds; i += 1) {
-      brokerRuns.push(await load(broker.url, options.roundMs));
-      fixtureRuns.push(await load(fixture.url, options.roundMs));
+      for (const measured of hosts) {
+        const before = descendantCpuMs(measured.host.func.pid);
+        measured.runs.push(await load(measured.host.url, options.roundMs));
+        const after = descendantCpuMs(measured.host.func.pid);
+        for (const [name, ms] of Object.entries(after)) {
+          measured.cpuMs[name] = (measured.cpuMs[name] ?? 0) + ms - (before[name] ?? 0);
+        }
+      }
     }
-    const b = summarizeLoad(brokerRuns);
-    const f = summarizeLoad(fixtureRuns);
-    const rss = descendantRssMb(broker.func.pid);
+    const b = summarizeLoad(broker.runs);
+    const f = summarizeLoad(fixture.runs);
+    const rss = descendantRssMb(broker.host.func.pid);
+    const brokerCpu = cpuPerRequest(broker);
+    const fixtureCpu = cpuPerRequest(fixture);
+    const audit = auditLine ? summarizeLoad(auditLine.runs) : undefined;
+    const auditCpu = auditLine ? cpuPerRequest(auditLine) : undefined;
     return {
       realHostP50Ms: round(b.p50Ms),
       realHostP99Ms: round(b.p99Ms),
@@ -189,20 +244,23 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
       realBaselineRps: round(f.rps, 0),
       realHostP50Ratio: round(b.p50Ms / f.p50Ms),
       realHostP99Ratio: round(b.p99Ms / f.p99Ms),
-      realHostFailures: b.failures + f.failures,
+      realHostFailures: b.failures + f.failures + (audit?.failures ?? 0),
       realHostRssMb: rss.dotnet ?? NaN,
       realWorkerRssMb: rss.node ?? NaN,
-      ...(cold
+      realHostCpuUsPerRequest: brokerCpu.host,
+      realWorkerCpuUsPerRequest: brokerCpu.worker,
+      realBaselineHostCpuUsPerRequest: fixtureCpu.host,
+      realBaselineWorkerCpuUsPerRequest: fixtureCpu.worker,
+      ...(audit && auditCpu
         ? {
-            realHostColdFirstTokenMs: round(first.ms, 1),
-            realHostColdPathRatio: round(
-              first.ms / (unavoidableRoundTrips(cold.emulator.broker.credentialKind) * cold.latencyMs),
-            ),
+            realAuditLineP50Ms: round(audit.p50Ms),
+            realAuditLineP50Ratio: round(audit.p50Ms / f.p50Ms),
+            realAuditLineHostCpuUsPerRequest: auditCpu.host,
+            realAuditLineWorkerCpuUsPerRequest: auditCpu.worker,
           }
         : {}),
     };
   } finally {
-    await fixture?.stop();
-    await broker.stop();
+    for (const host of started.reverse()) await host.stop();
   }
 }
