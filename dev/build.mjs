@@ -45,14 +45,14 @@ const common = {
  * Modules the app loads on first use with `require('./NAME')` from a `lazy*.ts` module beside it: each is left
  * out of the main bundle and bundled on its own beside it as NAME.js (see buildApp).
  */
-const LAZY_MODULES = ['azureSdk', 'joseLib'];
+const LAZY_MODULES = ['azureSdk', 'certificateSdk', 'joseLib'];
 const LAZY_REQUIRE = new RegExp(`^\\./(${LAZY_MODULES.join('|')})$`);
 
 /**
  * The deployable app: `outfile`, everything bundled except the host-injected
  * `@azure/functions-core` — and except the modules the app requires lazily (src/platform/azureSdk.ts,
- * src/callers/joseLib.ts): each is bundled on its own beside the main bundle (`azureSdk.js`,
- * `joseLib.js`). They are most of the code (the SDKs) or only needed after registration (jose),
+ * src/platform/certificateSdk.ts, src/callers/joseLib.ts): each is bundled on its own beside the
+ * main bundle (`azureSdk.js`, `certificateSdk.js`, `joseLib.js`). They are most of the code (the SDKs) or only needed after registration (jose),
  * so the host indexes the app without compiling them. Every file is self-contained: dist/app is
  * still the whole app.
  */

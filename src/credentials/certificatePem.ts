@@ -1,7 +1,7 @@
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import type forge from 'node-forge';
 import { BrokerError } from '../contract/errors';
-import { azureSdk } from '../platform/lazyAzureSdk';
+import { certificateSdk } from '../platform/lazyAzureSdk';
 
 /** A Key Vault certificate's secret, turned into the PEM (certificate and private key) the token client reads. */
 export interface NormalizedCertificate {
@@ -63,8 +63,8 @@ function readPem(value: string): { certificates: X509Certificate[]; key: KeyObje
 }
 
 function readPkcs12(value: string): { certificates: X509Certificate[]; key: KeyObject } {
-  // node-forge (600 KB) is needed for PKCS#12 only; it is loaded with the Azure SDK on first use.
-  const { forge } = azureSdk();
+  // node-forge (600 KB) is needed for PKCS#12 only; it is loaded on first use.
+  const { forge } = certificateSdk();
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     const der = forge.util.decode64(value.replace(/\s+/g, ''));

@@ -10,7 +10,7 @@ import { withDeadline } from '../platform/deadline';
 import { createFederatedCredentialSource } from './federatedCredentialSource';
 import { BrokerError } from '../contract/errors';
 import { classifyKeyVaultError } from './keyVaultErrors';
-import { azureSdk } from '../platform/lazyAzureSdk';
+import { azureSdk, certificateSdk } from '../platform/lazyAzureSdk';
 import type { Logger } from '../platform/logger';
 import type { SecretRegistry } from '../platform/redact';
 
@@ -95,7 +95,7 @@ class KeyVaultCredentialSource implements CredentialSource {
   /** The certificate client in certificate mode (first use builds it), otherwise undefined. */
   private get certificateClient(): CertificateClient | undefined {
     if (this.kind !== 'certificate') return undefined;
-    this.certificateClientInstance ??= new (azureSdk().CertificateClient)(...this.clientArgs);
+    this.certificateClientInstance ??= new (certificateSdk().CertificateClient)(...this.clientArgs);
     return this.certificateClientInstance;
   }
 

@@ -9,6 +9,7 @@ import { capturedFunctions } from '../../dev/host/functionRegistry';
 const root = path.resolve(__dirname, '..', '..');
 const bundle = path.join(root, 'dist', 'app', 'index.js');
 const sdkBundle = path.join(root, 'dist', 'app', 'azureSdk.js');
+const certificateBundle = path.join(root, 'dist', 'app', 'certificateSdk.js');
 const joseBundle = path.join(root, 'dist', 'app', 'joseLib.js');
 const hostScript = path.join(root, 'dist', 'dev', 'host.js');
 
@@ -95,8 +96,13 @@ describe('deployable build (npm run build)', () => {
   });
 
   it('bundles everything but the host-injected @azure/functions-core and the lazily loaded bundles beside it', () => {
-    expect(externalRequires(bundle)).toEqual(['./azureSdk.js', './joseLib.js', '@azure/functions-core']);
-    for (const lazyBundle of [sdkBundle, joseBundle]) {
+    expect(externalRequires(bundle)).toEqual([
+      './azureSdk.js',
+      './certificateSdk.js',
+      './joseLib.js',
+      '@azure/functions-core',
+    ]);
+    for (const lazyBundle of [sdkBundle, certificateBundle, joseBundle]) {
       expect(existsSync(lazyBundle)).toBe(true);
       expect(externalRequires(lazyBundle)).toEqual([]);
     }
@@ -105,6 +111,10 @@ describe('deployable build (npm run build)', () => {
     expect(main).not.toContain('node_modules/@azure/msal-node');
     expect(main).not.toContain('node_modules/node-forge');
     expect(main).not.toContain('node_modules/jose');
+    // …and what only certificates need is not in the SDK bundle every other credential kind loads.
+    const sdk = readFileSync(sdkBundle, 'utf8');
+    expect(sdk).not.toContain('node_modules/node-forge');
+    expect(sdk).not.toContain('node_modules/@azure/keyvault-certificates');
   });
 
   it('the jose bundle loads on its own and gives caller authentication what it uses', () => {
@@ -122,15 +132,20 @@ describe('deployable build (npm run build)', () => {
       "const app = new sdk.ConfidentialClientApplication({ auth: { clientId: '22222222-2222-2222-2222-222222222222', authority: 'https://127.0.0.1:9/11111111-1111-1111-1111-111111111111', knownAuthorities: ['127.0.0.1:9'], clientSecret: 'not-a-secret' } });" +
       'const mi = new sdk.ManagedIdentityCredential();' +
       "new sdk.SecretClient('https://127.0.0.1:9', mi, { disableChallengeResourceVerification: true });" +
-      'console.log(JSON.stringify({ acquire: typeof app.acquireTokenByClientCredential, getToken: typeof mi.getToken, classes: [sdk.CertificateClient].map((k) => typeof k), forge: typeof sdk.forge.pkcs12.pkcs12FromAsn1 }));';
+      'console.log(JSON.stringify({ acquire: typeof app.acquireTokenByClientCredential, getToken: typeof mi.getToken }));';
     const result = spawnSync(process.execPath, ['-e', script, sdkBundle], { env: {}, encoding: 'utf8' });
     expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout.trim())).toEqual({
-      acquire: 'function',
-      getToken: 'function',
-      classes: ['function'],
-      forge: 'function',
-    });
+    expect(JSON.parse(result.stdout.trim())).toEqual({ acquire: 'function', getToken: 'function' });
+  });
+
+  it('the certificate bundle loads on its own and gives the certificate credential what it uses', () => {
+    const script =
+      'const sdk = require(process.argv[1]);' +
+      "const client = new sdk.CertificateClient('https://127.0.0.1:9', { getToken: async () => null }, { disableChallengeResourceVerification: true });" +
+      'console.log(JSON.stringify({ getCertificate: typeof client.getCertificate, forge: typeof sdk.forge.pkcs12.pkcs12FromAsn1 }));';
+    const result = spawnSync(process.execPath, ['-e', script, certificateBundle], { env: {}, encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout.trim())).toEqual({ getCertificate: 'function', forge: 'function' });
   });
 
   it('registers the same functions (names, routes, methods, auth level, timer schedule) as the sources', async () => {

@@ -12,7 +12,7 @@ import { readZip, type ZipEntry } from '../../dev/zip';
 import { buildAll, describeOnFunc, root, waitFor } from './support';
 
 /** What may be uploaded: the bundle, the modules it loads on first use, host.json, a package.json. */
-const ALLOWED_FILES = ['azureSdk.js', 'host.json', 'index.js', 'joseLib.js', 'package.json'];
+const ALLOWED_FILES = ['azureSdk.js', 'certificateSdk.js', 'host.json', 'index.js', 'joseLib.js', 'package.json'];
 
 /** What must never be uploaded, whatever the allow-list above ever becomes. */
 const FORBIDDEN = [
