@@ -93,6 +93,7 @@ const tokenClient: TokenClient = {
     expiresOnMs: Date.now() + 3600_000,
     refreshAfterMs: undefined,
   }),
+  warmUp: async () => true,
 };
 
 function makeRequest(authorization: string): CoreHttpRequest {

@@ -45,7 +45,8 @@ export interface Broker {
   readonly warmUpCallerKeys: () => Promise<boolean>;
   /**
    * Starts at once everything the first caller would wait for (signing keys, managed identity
-   * token, credential, a token per configured scope); see startupPrefetch.ts. Never throws.
+   * token, Entra's OpenID metadata, credential, a token per configured scope); see
+   * startupPrefetch.ts. Never throws.
    */
   readonly prefetch: () => Promise<void>;
 }
@@ -137,6 +138,7 @@ export function createBroker(config: BrokerConfig, dependencies: BrokerDependenc
       config,
       managedIdentity,
       warmUpCallerKeys: () => authenticator.warmUp(),
+      tokenClient,
       tokens: engine,
       logger,
       now: () => clock.now(),

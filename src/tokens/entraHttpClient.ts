@@ -9,6 +9,11 @@ import {
 
 /** Bound on the authority metadata reads, which MSAL makes without a correlation ID or signal. */
 export const DEFAULT_METADATA_TIMEOUT_MS = 5000;
+/**
+ * How long a metadata answer is kept: 24 h, the time after which MSAL itself refreshes the
+ * authority metadata it caches (msal-common's AUTHORITY_METADATA_REFRESH_TIME_SECONDS).
+ */
+export const METADATA_KEEP_MS = 24 * 60 * 60 * 1000;
 const MAX_BODY_CHARS = 1_000_000;
 
 /** One token request in flight: its abort signal, and the failure our client saw, if any. */
@@ -30,9 +35,17 @@ export interface EntraRequestSlot {
  *   replaces what we throw by its own `network_error`, so the token client reads the slot.
  * A failure is thrown before MSAL sees the response, so MSAL never records a 429/5xx for its
  * local throttling (it would refuse the same request for 60 s, whatever `Retry-After` said).
+ *
+ * It also keeps the authority metadata (the GETs) for the process: MSAL caches it per application,
+ * and the token client makes one application per credential, so without this every new credential
+ * (the first one on a cold instance, every rotation) would wait for one more read before its token.
  */
 export class EntraHttpClient implements INetworkModule {
   private readonly slots = new Map<string, EntraRequestSlot>();
+  /** Successful metadata answers per URL; only the few URLs MSAL reads for the configured authority. */
+  private readonly kept = new Map<string, { readonly expiresAtMs: number; readonly answer: MetadataAnswer }>();
+  /** The read in flight per URL, which concurrent callers join. */
+  private readonly reading = new Map<string, Promise<MetadataAnswer>>();
   /** The last authority metadata failure, cleared by a success: what MSAL's `endpoints_resolution_error` meant. */
   metadataFailure: BrokerError | undefined;
 
@@ -53,7 +66,26 @@ export class EntraHttpClient implements INetworkModule {
     this.slots.delete(correlationId);
   }
 
+  /**
+   * The authority metadata at `url`: a kept answer while it is younger than METADATA_KEEP_MS (on
+   * the injected clock), else one read shared by all who ask meanwhile. A failure is never kept.
+   * Every caller gets its own copy, since MSAL may change the object it receives.
+   */
   async sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
+    const kept = this.kept.get(url);
+    if (kept !== undefined && this.now() < kept.expiresAtMs) {
+      this.metadataFailure = undefined;
+      return copyOf(kept.answer) as NetworkResponse<T>;
+    }
+    let reading = this.reading.get(url);
+    if (reading === undefined) {
+      reading = this.readMetadata(url, options).finally(() => this.reading.delete(url));
+      this.reading.set(url, reading);
+    }
+    return copyOf(await reading) as NetworkResponse<T>;
+  }
+
+  private async readMetadata(url: string, options: NetworkRequestOptions | undefined): Promise<MetadataAnswer> {
     const get = (): Promise<Response> =>
       this.fetchFn(url, {
         method: 'GET',
@@ -64,7 +96,7 @@ export class EntraHttpClient implements INetworkModule {
     let response: Response;
     try {
       // One retry of this idempotent read: a kept-alive socket that the server closed just as it
-      // was reused resets the first request, and the metadata is read once per credential.
+      // was reused resets the first request, and the metadata is read once a day at most.
       response = await get().catch(get);
     } catch (error) {
       this.metadataFailure = classifyTransportFailure(error, "Reading Entra's OpenID metadata");
@@ -76,7 +108,10 @@ export class EntraHttpClient implements INetworkModule {
       throw this.metadataFailure;
     }
     this.metadataFailure = undefined;
-    return { status: response.status, headers: headersOf(response), body: body as T };
+    const answer: MetadataAnswer = { status: response.status, headers: headersOf(response), body };
+    // Only a plain 200 is kept: another 2xx is served once but is not what a discovery document is.
+    if (response.status === 200) this.kept.set(url, { expiresAtMs: this.now() + METADATA_KEEP_MS, answer });
+    return answer;
   }
 
   async sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
@@ -109,6 +144,13 @@ export class EntraHttpClient implements INetworkModule {
     if (failure !== undefined) return fail(failure);
     return { status: response.status, headers: headersOf(response), body: body as T };
   }
+}
+
+type MetadataAnswer = NetworkResponse<Record<string, unknown>>;
+
+/** A deep copy (the body is parsed JSON, so it clones exactly). */
+function copyOf(answer: MetadataAnswer): MetadataAnswer {
+  return structuredClone(answer);
 }
 
 /** The body as a JSON object, or undefined (not JSON, an array, too large, or the read failed). */

@@ -36,6 +36,14 @@ export interface TokenClient {
    * certificate PEM).
    */
   acquire(credential: ClientCredential, scope: string, options?: { timeoutMs?: number }): Promise<AcquiredToken>;
+  /**
+   * Reads, ahead of the first token, the authority metadata MSAL will read before it (kept for the
+   * process, see EntraHttpClient), so the first caller does not wait for it in series.
+   * @returns true when MSAL will find the metadata without another request (read now, or built
+   * into MSAL for a Microsoft cloud); false when the read failed (logged; the first acquisition
+   * reads again and reports the failure). Never throws.
+   */
+  warmUp(): Promise<boolean>;
 }
 
 export interface EntraTokenClientOptions {
@@ -67,7 +75,8 @@ const SDK_EXPIRY_RESOLUTION_MS = 1000;
  * (private_key_jwt with `x5t#S256`, no chain) or, for `federated`, the managed identity's token as
  * the client assertion. One application per credential (so MSAL keeps the authority metadata),
  * every request with `skipCache` (the engine owns caching and refresh-ahead) and its own
- * correlation ID, through EntraHttpClient (see there for why the broker brings its own).
+ * correlation ID, through EntraHttpClient (see there for why the broker brings its own; it also
+ * keeps the authority metadata for the process, across credentials).
  */
 export function createEntraTokenClient(options: EntraTokenClientOptions): TokenClient {
   const { config, logger } = options;
@@ -76,6 +85,7 @@ export function createEntraTokenClient(options: EntraTokenClientOptions): TokenC
   const http = new EntraHttpClient(options.fetch ?? createTlsFetch(options.tlsCaPem), () => clock.now());
   const apps = new WeakMap<ClientCredential, ConfidentialClientApplication>();
   const exchangeScope = `${config.tokenExchangeAudience}/.default`;
+  const metadataUrl = openIdMetadataUrl(config);
 
   const appFor = (credential: ClientCredential): ConfidentialClientApplication => {
     let app = apps.get(credential);
@@ -108,6 +118,17 @@ export function createEntraTokenClient(options: EntraTokenClientOptions): TokenC
   };
 
   return {
+    async warmUp() {
+      if (metadataUrl === undefined) return true;
+      try {
+        await http.sendGetRequestAsync(metadataUrl);
+        return true;
+      } catch (error) {
+        log.warn('EntraMetadataWarmUpFailed', { error: http.metadataFailure ?? error });
+        return false;
+      }
+    },
+
     async acquire(credential, scope, acquireOptions = {}) {
       const timeoutMs = acquireOptions.timeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS;
       const correlationId = randomUUID();
@@ -158,12 +179,34 @@ function applicationConfig(
   return {
     auth: {
       clientId: config.clientId,
-      authority: `${config.authorityHost}/${config.tenantId}`,
+      authority: authorityOf(config),
       knownAuthorities,
       ...credentialAuth(credential, federatedAssertion),
     },
     system: { networkClient: http },
   };
+}
+
+function authorityOf(config: BrokerConfig): string {
+  return `${config.authorityHost}/${config.tenantId}`;
+}
+
+/**
+ * The one URL MSAL reads before its first token for our authority, or undefined when it reads none.
+ * What msal-common (v16) does, for an authority `https://host/tenant`:
+ * - Instance discovery: for a Microsoft cloud's login host, MSAL has the cloud discovery metadata
+ *   built in (its hard-coded `InstanceDiscoveryMetadata`, which also maps login.chinacloudapi.cn to
+ *   login.partner.microsoftonline.cn), so it never asks `…/common/discovery/instance`; any other
+ *   host is in `knownAuthorities` (applicationConfig), which makes it trusted without a request.
+ * - Endpoint metadata: for those same Microsoft login hosts MSAL has the endpoints built in too
+ *   (`EndpointMetadata`), so it reads nothing at all; for any other host it reads
+ *   `Authority.defaultOpenIdConfigurationEndpoint`, which is the canonical authority (lower case,
+ *   with a trailing slash) followed by `v2.0/.well-known/openid-configuration`.
+ * The unit tests run the real msal-node against both kinds of host to hold this true.
+ */
+export function openIdMetadataUrl(config: BrokerConfig): string | undefined {
+  if (isMicrosoftAuthorityHost(config.authorityHost)) return undefined;
+  return `${authorityOf(config).toLowerCase()}/v2.0/.well-known/openid-configuration`;
 }
 
 function credentialAuth(

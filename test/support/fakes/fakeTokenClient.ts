@@ -95,6 +95,11 @@ export class FakeTokenClient implements TokenClient {
     return this.steps.length;
   }
 
+  /** No metadata to read: the fake serves tokens directly. */
+  warmUp(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
   async acquire(credential: ClientCredential, scope: string, options?: { timeoutMs?: number }): Promise<AcquiredToken> {
     this.calls.push({
       scope,

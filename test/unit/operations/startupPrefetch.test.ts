@@ -3,7 +3,7 @@ import type { ServedToken } from '../../../src/tokens/tokenProvider';
 import { LogCapture, makeConfig, SCOPE_A, SCOPE_B } from '../../support/frontDoorFixture';
 
 describe('startup prefetch', () => {
-  function harness(overrides: Record<string, string> = {}, failScope?: string) {
+  function harness(overrides: Record<string, string> = {}, failScope?: string, metadataRead = true) {
     const order: string[] = [];
     const release: (() => void)[] = [];
     const gate = <T>(name: string, value: T): Promise<T> => {
@@ -17,6 +17,7 @@ describe('startup prefetch', () => {
         getToken: (scopes) => gate(`identity ${String(scopes)}`, { token: 'mi', expiresOnTimestamp: 1 }),
       },
       warmUpCallerKeys: () => gate('keys', true),
+      tokenClient: { warmUp: () => gate('entra metadata', metadataRead) },
       tokens: {
         getToken: (scope) =>
           scope === failScope
@@ -29,19 +30,36 @@ describe('startup prefetch', () => {
     return { order, release, log, prefetch };
   }
 
-  it('starts the caller keys, the managed identity token and every scope at once, before any of them answers', async () => {
+  it('starts the caller keys, the managed identity token, the Entra metadata and every scope at once, before any of them answers', async () => {
     const h = harness();
     const done = h.prefetch();
     expect(h.order).toEqual([
       'keys',
       'identity https://vault.azure.net/.default',
+      'entra metadata',
       `token ${SCOPE_A}`,
       `token ${SCOPE_B}`,
     ]);
     for (const release of h.release) release();
     await done;
     expect(h.log.events('StartupPrefetch')).toEqual([
-      expect.objectContaining({ callerKeys: true, managedIdentity: true, tokens: 2, tokensFailed: 0 }),
+      expect.objectContaining({
+        callerKeys: true,
+        managedIdentity: true,
+        entraMetadata: true,
+        tokens: 2,
+        tokensFailed: 0,
+      }),
+    ]);
+  });
+
+  it('a metadata read that failed is logged as entraMetadata: false, and the rest still arrives', async () => {
+    const h = harness({}, undefined, false);
+    const done = h.prefetch();
+    for (const release of h.release) release();
+    await done;
+    expect(h.log.events('StartupPrefetch')).toEqual([
+      expect.objectContaining({ callerKeys: true, managedIdentity: true, entraMetadata: false, tokens: 2 }),
     ]);
   });
 

@@ -1,5 +1,8 @@
-import { acquiredTokenFrom, createEntraTokenClient } from '../../../src/tokens/tokenClient';
+import { METADATA_KEEP_MS } from '../../../src/tokens/entraHttpClient';
+import { acquiredTokenFrom, createEntraTokenClient, openIdMetadataUrl } from '../../../src/tokens/tokenClient';
 import { silentLogger } from '../../support/silentLogger';
+import { FakeClock } from '../../support/fakes/fakeClock';
+import { createRecordingLogger } from '../../support/fakes/recordingLogger';
 import { FAKE_SCOPE_A, fakeConfig } from '../../support/fakes/fakeConfig';
 import { fakeProperties } from '../../support/fakes/fakeCredentialSource';
 
@@ -142,13 +145,111 @@ describe('createEntraTokenClient over msal-node', () => {
     expect(post?.headers.get('client-request-id') ?? form.get('client-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('every acquisition goes to Entra (MSAL cache skipped); the metadata is read once per credential', async () => {
-    const entra = fakeEntra(ok(), ok());
-    const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+  it('every acquisition goes to Entra (MSAL cache skipped); the metadata is read once per process per 24 h, also across a new credential', async () => {
+    const clock = new FakeClock();
+    const entra = fakeEntra(ok(), ok(), ok(), ok());
+    const client = createEntraTokenClient({ config, clock, logger: silentLogger, fetch: entra.fetch });
+    const gets = (): Seen[] => entra.seen.filter((s) => s.method === 'GET');
     await client.acquire(secret, FAKE_SCOPE_A);
     await client.acquire(secret, FAKE_SCOPE_A);
     expect(entra.posts()).toHaveLength(2);
-    expect(entra.seen.filter((s) => s.method === 'GET')).toHaveLength(1);
+    expect(gets()).toHaveLength(1);
+    // A rotated credential is a new MSAL application, which asks again; the answer is still ours.
+    const rotated = { ...secret, properties: fakeProperties({ name: 'x', kind: 'secret', version: 'v2' }) };
+    clock.advance(METADATA_KEEP_MS - 1);
+    await client.acquire(rotated, FAKE_SCOPE_A);
+    expect(entra.posts()).toHaveLength(3);
+    expect(gets()).toHaveLength(1);
+    // A day later, the next new application reads it again.
+    clock.advance(1);
+    const rotatedAgain = { ...secret, properties: fakeProperties({ name: 'x', kind: 'secret', version: 'v3' }) };
+    await client.acquire(rotatedAgain, FAKE_SCOPE_A);
+    expect(entra.posts()).toHaveLength(4);
+    expect(gets()).toHaveLength(2);
+  });
+
+  describe('warmUp', () => {
+    const gets = (seen: Seen[]): string[] => seen.filter((s) => s.method === 'GET').map((s) => s.url);
+
+    it('a non-Microsoft host: reads the URL MSAL reads, and the first acquisition then reads nothing more', async () => {
+      const expected = `${HOST}/${config.tenantId}/v2.0/.well-known/openid-configuration`;
+      expect(openIdMetadataUrl(config)).toBe(expected);
+      // What MSAL itself reads, with no warm-up.
+      const cold = fakeEntra(ok());
+      await createEntraTokenClient({ config, logger: silentLogger, fetch: cold.fetch }).acquire(secret, FAKE_SCOPE_A);
+      expect(gets(cold.seen)).toEqual([expected]);
+
+      const entra = fakeEntra(ok());
+      const recording = createRecordingLogger();
+      const client = createEntraTokenClient({ config, logger: recording.logger, fetch: entra.fetch });
+      await expect(client.warmUp()).resolves.toBe(true);
+      expect(gets(entra.seen)).toEqual([expected]);
+      expect(entra.posts()).toHaveLength(0);
+      expect(recording.lines).toEqual([]);
+      await client.acquire(secret, FAKE_SCOPE_A);
+      expect(gets(entra.seen)).toEqual([expected]);
+      expect(entra.posts()).toHaveLength(1);
+    });
+
+    it('builds the URL as MSAL canonicalizes the authority (lower case), whatever the case of the tenant ID', async () => {
+      const upper = { ...config, tenantId: config.tenantId.toUpperCase() };
+      expect(upper.tenantId).not.toBe(config.tenantId);
+      expect(openIdMetadataUrl(upper)).toBe(openIdMetadataUrl(config));
+      const cold = fakeEntra(ok());
+      await createEntraTokenClient({ config: upper, logger: silentLogger, fetch: cold.fetch }).acquire(
+        secret,
+        FAKE_SCOPE_A,
+      );
+      expect(gets(cold.seen)).toEqual([openIdMetadataUrl(upper)]);
+    });
+
+    it('a read that joins the first acquisition in flight is one read', async () => {
+      const entra = fakeEntra(ok());
+      const client = createEntraTokenClient({ config, logger: silentLogger, fetch: entra.fetch });
+      const [warm] = await Promise.all([client.warmUp(), client.acquire(secret, FAKE_SCOPE_A)]);
+      expect(warm).toBe(true);
+      expect(gets(entra.seen)).toHaveLength(1);
+    });
+
+    it('a failed read → false and a warning, never a throw; the first acquisition reads again', async () => {
+      let gets503 = 1;
+      const entra = fakeEntra(ok());
+      const flaky = ((input: string | URL | Request, init?: RequestInit) => {
+        if ((init?.method ?? 'GET') === 'GET' && gets503-- > 0)
+          return Promise.resolve(new Response('busy', { status: 503 }));
+        return entra.fetch(input, init);
+      }) as typeof fetch;
+      const recording = createRecordingLogger();
+      const client = createEntraTokenClient({ config, logger: recording.logger, fetch: flaky });
+      await expect(client.warmUp()).resolves.toBe(false);
+      expect(recording.lines.join('\n')).toContain('EntraMetadataWarmUpFailed');
+      expect(recording.lines.join('\n')).toContain('entra_transient');
+      await expect(client.acquire(secret, FAKE_SCOPE_A)).resolves.toMatchObject({ accessToken: 'eyJ.a.b' });
+      expect(gets(entra.seen)).toHaveLength(1);
+    });
+
+    it.each([
+      'https://login.microsoftonline.com',
+      'https://login.microsoftonline.us',
+      'https://login.chinacloudapi.cn',
+      'https://login.partner.microsoftonline.cn',
+    ])(
+      'a Microsoft host (%s): MSAL has the instance and endpoint metadata built in, so there is nothing to read',
+      async (host) => {
+        const microsoft = fakeConfig({ ENTRA_AUTHORITY_HOST: host });
+        expect(openIdMetadataUrl(microsoft)).toBeUndefined();
+        const entra = fakeEntra(ok());
+        const client = createEntraTokenClient({ config: microsoft, logger: silentLogger, fetch: entra.fetch });
+        await expect(client.warmUp()).resolves.toBe(true);
+        expect(entra.seen).toHaveLength(0);
+        // The real msal-node makes no instance discovery and no metadata request: the token POST only.
+        await client.acquire(secret, FAKE_SCOPE_A);
+        expect(entra.seen.map((s) => s.method)).toEqual(['POST']);
+        expect(entra.posts()[0]?.url).toMatch(
+          /^https:\/\/login\.[a-z.]+\/aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa\/oauth2\/v2\.0\/token/,
+        );
+      },
+    );
   });
 
   it('a 429 with a plain-text body → entra_throttled with its Retry-After, and the next request still goes out', async () => {
