@@ -38,8 +38,9 @@ export interface Broker {
   readonly engine: TokenEngine;
   readonly credentialSource: CredentialSource;
   readonly alerts: FlushableAlertSink;
-  readonly handleTokenRequest: (request: CoreHttpRequest) => Promise<CoreHttpResponse>;
-  readonly handleHealth: (request: CoreHttpRequest) => Promise<CoreHttpResponse>;
+  /** `requestLog`: where this request's own lines go (its invocation, see functions/invocationLog.ts). */
+  readonly handleTokenRequest: (request: CoreHttpRequest, requestLog?: LogSink) => Promise<CoreHttpResponse>;
+  readonly handleHealth: (request: CoreHttpRequest, requestLog?: LogSink) => Promise<CoreHttpResponse>;
   readonly runWarmup: () => Promise<WarmupReport>;
   /** Fetches the tenant's signing keys ahead of the first caller; never throws. */
   readonly warmUpCallerKeys: () => Promise<boolean>;

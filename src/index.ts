@@ -5,14 +5,14 @@ import { registerFunctions, registerHttpFunctions } from './app';
 import { createBroker } from './broker';
 import { type BrokerConfig, parseConfig } from './contract/config';
 import { BrokerError } from './contract/errors';
-import { createInvocationLogSink } from './functions/invocationLog';
 import { createUnavailableHandlers } from './http/unavailableHandlers';
 import { reportBrokenConfiguration } from './operations/brokenConfiguration';
 import { createLogger, processLogSink } from './platform/logger';
 
 function start(): void {
-  // Lines logged while serving a request go through that invocation's context; others to stdout/stderr.
-  const logSink = createInvocationLogSink(processLogSink);
+  // The broker's lines go to stdout/stderr; a request's own lines go through its invocation's
+  // context (the HTTP adapter hands the handler a sink for them, src/functions/invocationLog.ts).
+  const logSink = processLogSink;
   let config: BrokerConfig;
   try {
     config = parseConfig(process.env);

@@ -1,6 +1,6 @@
 import { BrokerError } from '../contract/errors';
 import { errorResponse, jsonResponse, serverErrorResponse } from './httpResponses';
-import type { Logger } from '../platform/logger';
+import type { Logger, LogSink } from '../platform/logger';
 import type { CoreHttpRequest, CoreHttpResponse } from './httpTypes';
 import type { TokenProvider } from '../tokens/tokenProvider';
 
@@ -18,9 +18,10 @@ export const HEALTH_ALLOWED_METHODS: readonly string[] = Object.freeze(['GET']);
  */
 export function createHealthHandler(
   options: HealthHandlerOptions,
-): (request: CoreHttpRequest) => Promise<CoreHttpResponse> {
-  const logger = options.logger.child('HealthEndpoint');
-  return async (request) => {
+): (request: CoreHttpRequest, requestLog?: LogSink) => Promise<CoreHttpResponse> {
+  const endpointLogger = options.logger.child('HealthEndpoint');
+  return async (request, requestLog) => {
+    const logger = requestLog === undefined ? endpointLogger : endpointLogger.withSink(requestLog);
     try {
       if (typeof request.method !== 'string' || request.method.toUpperCase() !== 'GET') {
         throw new BrokerError('method_not_allowed', 'Use GET.');

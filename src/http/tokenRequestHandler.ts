@@ -3,7 +3,7 @@ import { type Clock, systemClock } from '../platform/clock';
 import type { BrokerConfig } from '../contract/config';
 import { BrokerError, type BrokerErrorCode } from '../contract/errors';
 import { baseResponseHeaders, errorResponse, serverErrorResponse, toHttpError } from './httpResponses';
-import type { Logger } from '../platform/logger';
+import type { Logger, LogSink } from '../platform/logger';
 import { authorizeScope } from '../callers/policy';
 import type { RateLimiter } from '../callers/rateLimiter';
 import { truncateForLog } from '../platform/redact';
@@ -62,7 +62,7 @@ interface AuditRecord {
  */
 export function createTokenRequestHandler(
   options: TokenRequestHandlerOptions,
-): (request: CoreHttpRequest) => Promise<CoreHttpResponse> {
+): (request: CoreHttpRequest, requestLog?: LogSink) => Promise<CoreHttpResponse> {
   const { config, tokens, authenticator, rateLimiter } = options;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
@@ -117,7 +117,10 @@ export function createTokenRequestHandler(
     };
   };
 
-  return async (request) => {
+  // `requestLog` takes this request's own lines (its audit line, an unexpected error): the HTTP
+  // adapter ties them to the invocation serving it (src/functions/invocationLog.ts).
+  return async (request, requestLog) => {
+    const log = requestLog === undefined ? logger : logger.withSink(requestLog);
     const startMs = clock.now();
     const audit: AuditRecord = { method: safeMethod(request) };
     let response: CoreHttpResponse;
@@ -127,12 +130,12 @@ export function createTokenRequestHandler(
     } catch (error) {
       failure = error;
       try {
-        response = errorResponse(error, { allowedMethods: TOKEN_ALLOWED_METHODS, logger });
+        response = errorResponse(error, { allowedMethods: TOKEN_ALLOWED_METHODS, logger: log });
       } catch {
         response = serverErrorResponse();
       }
     }
-    writeAudit(logger, audit, response, failure, clock.now() - startMs);
+    writeAudit(log, audit, response, failure, clock.now() - startMs);
     return response;
   };
 }

@@ -17,6 +17,8 @@ export interface Logger {
   error(event: string, fields?: LogFields): void;
   /** A logger whose lines carry `component` (e.g. `TokenEngine`). */
   child(component: string): Logger;
+  /** The same logger (component, level, scrubbing) writing to `sink`: e.g. one request's invocation. */
+  withSink(sink: LogSink): Logger;
 }
 
 export type LogSink = (line: string, level: LogLevel) => void;
@@ -89,7 +91,7 @@ export const processLogSink: LogSink = (line, level) => {
 };
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const sink = options.sink ?? processLogSink;
+  const defaultSink = options.sink ?? processLogSink;
   const clock = options.clock ?? systemClock;
   const minLevel = LEVEL_ORDER[options.minLevel ?? 'info'];
   const secrets = options.secrets;
@@ -105,7 +107,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     return lastTime;
   };
 
-  const make = (component: string): Logger => {
+  const make = (component: string, sink: LogSink): Logger => {
     const write = (level: LogLevel, event: string, fields?: LogFields): void => {
       if (LEVEL_ORDER[level] < minLevel) return;
       const record: Record<string, unknown> = {
@@ -136,10 +138,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       info: (event, fields) => write('info', event, fields),
       warn: (event, fields) => write('warn', event, fields),
       error: (event, fields) => write('error', event, fields),
-      child: (name) => make(component ? `${component}.${name}` : name),
+      child: (name) => make(component ? `${component}.${name}` : name, sink),
+      withSink: (other) => make(component, other),
     };
   };
-  return make(options.component ?? 'broker');
+  return make(options.component ?? 'broker', defaultSink);
 }
 
 function sanitizeValue(value: unknown, secrets: SecretRegistry | undefined, depth: number): unknown {

@@ -24,6 +24,19 @@ describe('health endpoint (docs/openapi.yaml)', () => {
     expect(parseBody(response)).toEqual({ status: 'unhealthy' });
   });
 
+  it("logs the provider's failure to the request's own log when the adapter gives one", async () => {
+    const { handle, logs } = handler(() => {
+      throw new Error('boom');
+    });
+    const requestLines: [string, string][] = [];
+    const response = await handle(request({ url: URL }), (line, level) => requestLines.push([level, line]));
+    expect(response.status).toBe(503);
+    expect(logs.events('HealthCheckFailed')).toHaveLength(0);
+    expect(requestLines.map(([level, line]) => [level, (JSON.parse(line) as { event: string }).event])).toEqual([
+      ['error', 'HealthCheckFailed'],
+    ]);
+  });
+
   it('answers 503, not 500, when the provider throws, and logs it', async () => {
     const { handle, logs } = handler(() => {
       throw new Error('boom');

@@ -542,6 +542,17 @@ describe('token endpoint: no caller input in headers; audit line', () => {
     expect(all).not.toContain('eyJ');
   });
 
+  it("writes the audit line to the request's own log when the adapter gives one, not the broker's", async () => {
+    const requestLines: [string, string][] = [];
+    await f.handle(request({ headers: f.bearer() }), (line, level) => requestLines.push([level, line]));
+    await f.handle(request(), (line, level) => requestLines.push([level, line]));
+    expect(f.logs.events('TokenRequest')).toEqual([]);
+    expect(requestLines.map(([level, line]) => [level, JSON.parse(line) as Record<string, unknown>])).toEqual([
+      ['info', expect.objectContaining({ component: 'broker.TokenEndpoint', event: 'TokenRequest', status: 200 })],
+      ['info', expect.objectContaining({ event: 'TokenRequest', status: 401, errorCode: 'caller_token_missing' })],
+    ]);
+  });
+
   it('logs only the size of a malformed scope (it could be anything, a pasted secret included)', async () => {
     await f.handle(request({ url: withScope(`api://${'a'.repeat(600)}/.default`), headers: f.bearer() }));
     await f.handle(request({ url: withScope('my secret value'), headers: f.bearer() }));
