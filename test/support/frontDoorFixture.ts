@@ -2,7 +2,7 @@
 import { CallerAuthenticator, type CallerAuthenticatorOptions } from '../../src/callers/callerAuth';
 import type { Clock } from '../../src/platform/clock';
 import { type BrokerConfig, parseConfig, type SettingsSource } from '../../src/contract/config';
-import { createLogger, type Logger } from '../../src/platform/logger';
+import { createLogger, type LogSink, type Logger } from '../../src/platform/logger';
 import { RateLimiter } from '../../src/callers/rateLimiter';
 import type { CoreHttpRequest, CoreHttpResponse } from '../../src/http/httpTypes';
 import { createTokenRequestHandler } from '../../src/http/tokenRequestHandler';
@@ -113,7 +113,7 @@ export interface FrontDoor {
   logs: LogCapture;
   authenticator: CallerAuthenticator;
   rateLimiter: RateLimiter;
-  handle: (request: CoreHttpRequest) => Promise<CoreHttpResponse>;
+  handle: (request: CoreHttpRequest, requestLog?: LogSink) => Promise<CoreHttpResponse>;
   bearer: (token?: string) => Record<string, string>;
 }
 
