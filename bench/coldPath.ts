@@ -74,37 +74,12 @@ async function localHostFirstTokenMs(options: ColdPathOptions, latencyMs: number
   }
 }
 
-/** One `POST /api/token`: status, wall time, and whether the app wrote the answer. */
-function tryToken(
-  url: string,
-  callerToken: string,
-  body: string,
-): Promise<{ status: number; ms: number; fromApp: boolean }> {
-  return new Promise((resolve) => {
-    const started = process.hrtime.bigint();
-    const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e6;
-    const req = http.request(
-      `${url}/api/token`,
-      {
-        method: 'POST',
-        agent: false,
-        headers: {
-          authorization: `Bearer ${callerToken}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': String(Buffer.byteLength(body)),
-        },
-      },
-      (res) => {
-        res.resume();
-        // Every answer of the broker (docs/openapi.yaml) and of the fixture carries Cache-Control:
-        // no-store; the host's own answers before the app is indexed do not.
-        const fromApp = res.headers['cache-control'] === 'no-store';
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: elapsed(), fromApp }));
-      },
-    );
-    req.on('error', () => resolve({ status: 0, ms: elapsed(), fromApp: false }));
-    req.end(body);
-  });
+/**
+ * Whether the app wrote this answer: every answer of the broker (docs/openapi.yaml) and of the
+ * fixture carries Cache-Control: no-store; the host's own answers before the app is indexed do not.
+ */
+function fromApp(answer: { headers: http.IncomingHttpHeaders }): boolean {
+  return answer.headers['cache-control'] === 'no-store';
 }
 
 const PROBE_INTERVAL_MS = 5;
@@ -119,9 +94,11 @@ async function realHostFirstTokenMs(options: ColdPathOptions, func: FuncLocation
   const body = tokenForm(options.scope);
   let stopProbing = false;
   const probe = (async () => {
+    // A new connection per probe: one the host accepted before it was ready must not be reused.
+    const agent = new http.Agent({ keepAlive: false });
     while (!stopProbing) {
-      const answer = await tryToken(url, options.callerToken, body);
-      if (answer.fromApp) return answer;
+      const answer = await postToken(url, options.callerToken, body, agent);
+      if (fromApp(answer)) return answer;
       await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
     }
     return undefined;

@@ -110,13 +110,16 @@ function procStatusMb(pid: number, field: string): number {
   }
 }
 
-/** One `POST /api/token`; resolves with its status (0 on a network error) and wall time in ms. */
+/**
+ * One `POST /api/token`; resolves with its status (0 on a network error), wall time in ms and the
+ * response headers (empty on a network error).
+ */
 export function postToken(
   url: string,
   callerToken: string,
   body: string,
   agent: http.Agent,
-): Promise<{ status: number; ms: number }> {
+): Promise<{ status: number; ms: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
     const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e6;
@@ -133,10 +136,10 @@ export function postToken(
       },
       (res) => {
         res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: elapsed() }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: elapsed(), headers: res.headers }));
       },
     );
-    req.on('error', () => resolve({ status: 0, ms: elapsed() }));
+    req.on('error', () => resolve({ status: 0, ms: elapsed(), headers: {} }));
     req.end(body);
   });
 }
