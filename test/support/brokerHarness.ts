@@ -125,7 +125,10 @@ export async function startBrokerHarness(options: EmulatorOptions = {}): Promise
     }
   };
 
-  const context = (): InvocationContext => new InvocationContext({ logHandler: () => undefined });
+  // The request's own lines (its audit line) reach the host through the invocation's context: record
+  // them with the broker's other lines, as the host does.
+  const context = (): InvocationContext =>
+    new InvocationContext({ logHandler: (_level, ...args) => logLines.push(String(args[0])) });
   const toAnswer = (response: HttpResponseInit): HarnessAnswer => {
     const text = typeof response.body === 'string' ? response.body : '';
     const body = JSON.parse(text) as Record<string, unknown>;

@@ -106,7 +106,10 @@ describe('broker end to end through the front door (emulator, real SDKs)', () =>
     });
     const tokenFunction = createHttpFunction(handle);
     const healthFunction = createHttpFunction(createHealthHandler({ tokens: engine, logger }));
-    const context = (): InvocationContext => new InvocationContext({ logHandler: () => undefined });
+    // The request's own lines (its audit line) reach the host through the invocation's context:
+    // record them with the others, as the host does.
+    const context = (): InvocationContext =>
+      new InvocationContext({ logHandler: (_level, ...args) => logLines.push(String(args[0])) });
 
     const toAnswer = (response: HttpResponseInit): Answer => {
       const text = typeof response.body === 'string' ? response.body : '';
