@@ -8,7 +8,9 @@
  *   realHost*            on the real Functions runtime (`func start`), beside a fixture app on the
  *                        same host and settings: p50 ratio ≤ 1.10, p99 ratio ≤ 1.25 (realHost.ts;
  *                        skipped, with a line saying so, when no `func` is found)
- *   coldPathRatio        cold instance, first caller, upstream latency injected: ≤ 1.3 (coldPath.ts)
+ *   coldPathRatio        cold instance, first caller, upstream latency injected: ≤ 1.3 (coldPath.ts;
+ *                        the local host; with a `func`, the real runtime's first request beside a
+ *                        fixture app's: realHostCold*, realBaselineColdFirstMs)
  *   requestsWaitingOnUpstream = 0, refreshP99DeltaMs ≤ 2   across token refreshes (refreshBoundaries.ts)
  *   callerMemoryGrowthMb ≤ 60 under 20,000 caller tokens from 2,000 apps (callerMemory.ts)
  *   coldUpstreamCalls    1,000 concurrent requests on a cold broker → token requests Entra saw: 1
