@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { describeFunctions, type FunctionSummary } from '../../dev/host/describeFunctions';
@@ -58,6 +58,21 @@ async function registrationsOfSources(load: () => Promise<unknown>): Promise<Fun
   return describeFunctions(capturedFunctions.slice(before));
 }
 
+/** The npm packages a bundle holds, read from its source map (`@scope/name` or `name`). */
+function packagesIn(file: string): string[] {
+  const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+  const names = new Set<string>();
+  for (const source of map.sources) {
+    // The innermost node_modules: a nested copy is still that package.
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source.slice(source.lastIndexOf('node_modules/')));
+    // A package shipped with its own source map (webpack-built, like @azure/functions) names itself.
+    const ownMap = /^webpack:\/\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+    if (match) names.add(match[1]!);
+    else if (ownMap) names.add(ownMap[1]!);
+  }
+  return [...names].sort();
+}
+
 function externalRequires(file: string): string[] {
   const code = readFileSync(file, 'utf8');
   const names = new Set<string>();
@@ -107,14 +122,61 @@ describe('deployable build (npm run build)', () => {
       expect(externalRequires(lazyBundle)).toEqual([]);
     }
     // The split is the point: the SDKs (msal-node, Key Vault, node-forge) and jose are not in the main bundle.
-    const main = readFileSync(bundle, 'utf8');
-    expect(main).not.toContain('node_modules/@azure/msal-node');
-    expect(main).not.toContain('node_modules/node-forge');
-    expect(main).not.toContain('node_modules/jose');
+    // (Read from the source maps: the lazily loaded bundles are minified, without path comments.)
+    const main = packagesIn(bundle);
+    expect(main).toContain('@azure/functions');
+    expect(main).not.toContain('@azure/msal-node');
+    expect(main).not.toContain('node-forge');
+    expect(main).not.toContain('jose');
     // …and what only certificates need is not in the SDK bundle every other credential kind loads.
-    const sdk = readFileSync(sdkBundle, 'utf8');
-    expect(sdk).not.toContain('node_modules/node-forge');
-    expect(sdk).not.toContain('node_modules/@azure/keyvault-certificates');
+    const sdk = packagesIn(sdkBundle);
+    expect(sdk).toEqual(expect.arrayContaining(['@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets']));
+    expect(sdk).not.toContain('node-forge');
+    expect(sdk).not.toContain('@azure/keyvault-certificates');
+    expect(packagesIn(certificateBundle)).toEqual(
+      expect.arrayContaining(['node-forge', '@azure/keyvault-certificates']),
+    );
+  });
+
+  it('minifies the lazily loaded bundles and leaves semver out of them: jsonwebtoken’s Node.js checks are answered', () => {
+    for (const lazyBundle of [sdkBundle, certificateBundle, joseBundle]) {
+      // Minified: far fewer lines than the thousands of modules' worth of source they hold.
+      expect(readFileSync(lazyBundle, 'utf8').split('\n').length).toBeLessThan(100);
+      expect(packagesIn(lazyBundle)).not.toContain('semver');
+    }
+    // The build answers `true` for each of these (dev/build.mjs): it must be what semver says for
+    // every Node.js the app supports (package.json engines), and the checks must still be these.
+    const requireFromMsal = createRequire(require.resolve('@azure/msal-node'));
+    const jsonwebtokenLib = path.dirname(requireFromMsal.resolve('jsonwebtoken/lib/psSupported'));
+    const semver = createRequire(path.join(jsonwebtokenLib, 'x.js'))('semver') as {
+      satisfies(version: string, range: string): boolean;
+      minVersion(range: string): { version: string } | null;
+    };
+    const engines = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { engines: { node: string } })
+      .engines.node;
+    // The modules dev/build.mjs answers (JSONWEBTOKEN_NODE_CHECKS).
+    const checks = ['asymmetricKeyDetailsSupported.js', 'psSupported.js', 'rsaPssKeyDetailsSupported.js'];
+    for (const file of checks) {
+      const source = readFileSync(path.join(jsonwebtokenLib, file), 'utf8');
+      const range = /semver\.satisfies\(process\.version, '([^']+)'\)/.exec(source)?.[1];
+      expect({ file, range }).toEqual({ file, range: expect.any(String) });
+      for (const version of [semver.minVersion(engines)!.version, process.version]) {
+        expect({ file, version, supported: semver.satisfies(version, range!) }).toEqual({
+          file,
+          version,
+          supported: true,
+        });
+      }
+    }
+    // Nothing else in the SDKs asks semver anything (it would be bundled again, silently).
+    const sources = readdirSync(path.join(jsonwebtokenLib, '..'), { recursive: true }) as string[];
+    const asking = sources.filter(
+      (file) =>
+        file.endsWith('.js') &&
+        !file.includes('node_modules') &&
+        readFileSync(path.join(jsonwebtokenLib, '..', file), 'utf8').includes("require('semver')"),
+    );
+    expect(asking.map((file) => path.basename(file)).sort()).toEqual(checks.sort());
   });
 
   it('the jose bundle loads on its own and gives caller authentication what it uses', () => {
