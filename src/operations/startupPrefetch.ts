@@ -15,16 +15,28 @@ export interface StartupPrefetchOptions {
   readonly tokens: Pick<TokenProvider, 'getToken'>;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Resolves on a later turn of the event loop (default: after the next poll, `setImmediate`). */
+  readonly nextTurn?: () => Promise<void>;
 }
 
+const afterPoll = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
- * Starts, all at once, what the first caller on a fresh instance would otherwise wait for one after
- * another: the tenant's signing keys (caller authentication), the managed identity's token (for
- * Key Vault, or the federated assertion), Entra's OpenID metadata (which MSAL would otherwise read
- * after the credential, just before the first token), and a token for every configured scope
- * (which reads the credential from Key Vault and loads the Azure SDK). The first caller joins these
- * requests in flight. The key fetch goes first because it needs jose only; the managed identity
- * request goes out before the Key Vault client has read the vault's challenge, so the two overlap.
+ * Starts what the first caller on a fresh instance would otherwise wait for one after another: the
+ * managed identity's token (for Key Vault, or the federated assertion), a token for every
+ * configured scope (which reads the credential from Key Vault), the tenant's signing keys (caller
+ * authentication) and Entra's OpenID metadata (which MSAL would otherwise read after the
+ * credential, just before the first token). The first caller joins these requests in flight.
+ *
+ * In two steps, because the JavaScript thread is shared and the first step is the longest wait:
+ * 1. the managed identity token and the tokens. The first loads the Azure SDK (tens of ms of CPU)
+ *    and sends the managed identity request; the tokens send the Key Vault client's challenge
+ *    request, so the two overlap. This is the head of the chain every first token waits for:
+ *    managed identity → Key Vault → Entra.
+ * 2. on a later turn of the event loop, once those requests are on the wire: the keys and the
+ *    metadata. Neither is on that chain, and both load Node.js's built-in fetch (undici, some 20 ms
+ *    of CPU on first use), which now runs while the managed identity answers instead of before it
+ *    is asked (docs/design.md, "Cold start and lazy loading").
  *
  * Failures are handled as a caller's would be (the engine logs, alerts and remembers them); this
  * never throws, and it logs one `StartupPrefetch` line with what it got and how long it took.
@@ -32,16 +44,18 @@ export interface StartupPrefetchOptions {
 export function createStartupPrefetch(options: StartupPrefetchOptions): () => Promise<void> {
   const log = options.logger.child('Startup');
   const now = options.now ?? Date.now;
+  const nextTurn = options.nextTurn ?? afterPoll;
   return async () => {
     const startedMs = now();
-    const keys = options.warmUpCallerKeys();
     const identityScope =
       options.config.credentialKind === 'federated'
         ? `${options.config.tokenExchangeAudience}/.default`
         : keyVaultScope(options.config.keyVaultUrl);
     const identity = (async () => options.managedIdentity.getToken(identityScope))();
-    const metadata = options.tokenClient.warmUp();
     const tokens = options.config.tokenScopes.map((scope) => options.tokens.getToken(scope));
+    await nextTurn();
+    const keys = options.warmUpCallerKeys();
+    const metadata = options.tokenClient.warmUp();
     const [keysResult, identityResult, metadataResult, ...tokenResults] = await Promise.allSettled([
       keys,
       identity,

@@ -11,7 +11,13 @@ describe('startup prefetch', () => {
       return new Promise((resolve) => release.push(() => resolve(value)));
     };
     const log = new LogCapture();
+    let turn: () => void = () => undefined;
+    const nextTurn = (): Promise<void> => {
+      order.push('next turn');
+      return new Promise((resolve) => (turn = resolve));
+    };
     const prefetch = createStartupPrefetch({
+      nextTurn,
       config: makeConfig(overrides),
       managedIdentity: {
         getToken: (scopes) => gate(`identity ${String(scopes)}`, { token: 'mi', expiresOnTimestamp: 1 }),
@@ -27,19 +33,35 @@ describe('startup prefetch', () => {
       logger: log.logger,
       now: () => 0,
     });
-    return { order, release, log, prefetch };
+    /** Lets the prefetch's later turn come, and what it starts then start. */
+    const passTurn = async (): Promise<void> => {
+      turn();
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    /** Runs the prefetch past its turn; `done` settles once everything it started has answered. */
+    const started = async (): Promise<{ done: Promise<void> }> => {
+      const done = prefetch();
+      await passTurn();
+      return { done };
+    };
+    return { order, release, log, prefetch, passTurn, started };
   }
 
-  it('starts the caller keys, the managed identity token, the Entra metadata and every scope at once, before any of them answers', async () => {
+  it('asks for the managed identity token and every scope first, and the caller keys and Entra metadata a turn later', async () => {
     const h = harness();
     const done = h.prefetch();
+    // The head of the chain every first token waits for goes out before anything that loads fetch.
     expect(h.order).toEqual([
-      'keys',
       'identity https://vault.azure.net/.default',
-      'entra metadata',
       `token ${SCOPE_A}`,
       `token ${SCOPE_B}`,
+      'next turn',
     ]);
+    await h.passTurn();
+    expect(h.order.slice(4)).toEqual(['keys', 'entra metadata']);
+    // Nothing has answered yet: all five are in flight together.
+    expect(h.release).toHaveLength(5);
+    expect(h.log.events('StartupPrefetch')).toEqual([]);
     for (const release of h.release) release();
     await done;
     expect(h.log.events('StartupPrefetch')).toEqual([
@@ -55,7 +77,7 @@ describe('startup prefetch', () => {
 
   it('a metadata read that failed is logged as entraMetadata: false, and the rest still arrives', async () => {
     const h = harness({}, undefined, false);
-    const done = h.prefetch();
+    const { done } = await h.started();
     for (const release of h.release) release();
     await done;
     expect(h.log.events('StartupPrefetch')).toEqual([
@@ -71,7 +93,7 @@ describe('startup prefetch', () => {
 
   it('never throws: a failed scope is counted and logged, the others still arrive', async () => {
     const h = harness({}, SCOPE_B);
-    const done = h.prefetch();
+    const { done } = await h.started();
     for (const release of h.release) release();
     await expect(done).resolves.toBeUndefined();
     expect(h.log.events('StartupPrefetch')).toEqual([expect.objectContaining({ tokens: 1, tokensFailed: 1 })]);
