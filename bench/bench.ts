@@ -7,7 +7,8 @@
  *
  *   realHost*            on the real Functions runtime (`func start`), beside a fixture app on the
  *                        same host and settings: p50 ratio ≤ 1.10, p99 ratio ≤ 1.25 (realHost.ts;
- *                        skipped, with a line saying so, when no `func` is found)
+ *                        skipped, with a line saying so, when no `func` is found); the gap taken
+ *                        apart: the fixture with the audit line alone, the broker without it
  *   coldPathRatio        cold instance, first caller, upstream latency injected: ≤ 1.3 (coldPath.ts;
  *                        the local host; with a `func`, the real runtime's first request beside a
  *                        fixture app's: realHostCold*, realBaselineColdFirstMs)

@@ -19,6 +19,10 @@
  *                                                    through its invocation context per request (as
  *                                                    the broker must: docs/functions-runtime.md) ÷
  *                                                    the fixture — what that one record costs alone
+ *   realNoAuditLineP50Ratio, realNoAuditLine*CpuUsPerRequest  also with `auditLine`: a fourth app,
+ *                                                    the broker with that line dropped
+ *                                                    (brokerNoAuditApp.ts) ÷ the fixture — what the
+ *                                                    broker's own work per request costs apart from it
  *
  * A variant changes one lever: host.json through `AzureFunctionsJobHost__*` overrides (all apps),
  * or the HTTP streaming mode of @azure/functions (all apps).
@@ -78,13 +82,17 @@ export interface RealHostOptions {
   readonly roundMs: number;
   readonly rounds: number;
   readonly variant: HostVariant;
-  /** Also measure the fixture that writes one audit-sized line per request (realAuditLine*). */
+  /**
+   * Also measure the fixture that writes one audit-sized line per request (realAuditLine*) and the
+   * broker without its audit line (realNoAuditLine*): the gap to the fixture, taken apart.
+   */
   readonly auditLine?: boolean;
 }
 
 interface Apps {
   broker: string;
   brokerStream: string;
+  brokerNoAudit: string;
   fixture: string;
 }
 
@@ -94,11 +102,13 @@ export function buildHostApps(): Apps {
   const apps: Apps = {
     broker: path.join(root, 'dist', 'app', 'index.js'),
     brokerStream: path.join(out, 'broker-stream-app', 'index.js'),
+    brokerNoAudit: path.join(out, 'broker-no-audit-app', 'index.js'),
     fixture: path.join(out, 'fixture-app', 'index.js'),
   };
   for (const [entry, outfile] of [
     ['bench/fixtureApp.ts', apps.fixture],
     ['bench/brokerStreamApp.ts', apps.brokerStream],
+    ['bench/brokerNoAuditApp.ts', apps.brokerNoAudit],
   ] as const) {
     const result = spawnSync(process.execPath, ['dev/build.mjs', '--app', entry, '--outfile', outfile], {
       cwd: root,
@@ -214,7 +224,8 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
     const auditLine = options.auditLine
       ? await start(apps.fixture, 'func-fixture-audit', { BENCH_FIXTURE_AUDIT_LINE: 'true' })
       : undefined;
-    const hosts = [broker, fixture, ...(auditLine ? [auditLine] : [])];
+    const noAuditLine = options.auditLine ? await start(apps.brokerNoAudit, 'func-broker-no-audit') : undefined;
+    const hosts = [broker, fixture, ...(auditLine ? [auditLine] : []), ...(noAuditLine ? [noAuditLine] : [])];
     const load = (url: string, durationMs: number): Promise<LoadResult> =>
       keepAliveLoad({ url, callerToken: options.callerToken, body, connections: options.connections, durationMs });
     for (const measured of hosts) await load(measured.host.url, 2000);
@@ -235,6 +246,8 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
     const fixtureCpu = cpuPerRequest(fixture);
     const audit = auditLine ? summarizeLoad(auditLine.runs) : undefined;
     const auditCpu = auditLine ? cpuPerRequest(auditLine) : undefined;
+    const noAudit = noAuditLine ? summarizeLoad(noAuditLine.runs) : undefined;
+    const noAuditCpu = noAuditLine ? cpuPerRequest(noAuditLine) : undefined;
     return {
       realHostP50Ms: round(b.p50Ms),
       realHostP99Ms: round(b.p99Ms),
@@ -244,7 +257,7 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
       realBaselineRps: round(f.rps, 0),
       realHostP50Ratio: round(b.p50Ms / f.p50Ms),
       realHostP99Ratio: round(b.p99Ms / f.p99Ms),
-      realHostFailures: b.failures + f.failures + (audit?.failures ?? 0),
+      realHostFailures: b.failures + f.failures + (audit?.failures ?? 0) + (noAudit?.failures ?? 0),
       realHostRssMb: rss.dotnet ?? NaN,
       realWorkerRssMb: rss.node ?? NaN,
       realHostCpuUsPerRequest: brokerCpu.host,
@@ -257,6 +270,14 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
             realAuditLineP50Ratio: round(audit.p50Ms / f.p50Ms),
             realAuditLineHostCpuUsPerRequest: auditCpu.host,
             realAuditLineWorkerCpuUsPerRequest: auditCpu.worker,
+          }
+        : {}),
+      ...(noAudit && noAuditCpu
+        ? {
+            realNoAuditLineP50Ms: round(noAudit.p50Ms),
+            realNoAuditLineP50Ratio: round(noAudit.p50Ms / f.p50Ms),
+            realNoAuditLineHostCpuUsPerRequest: noAuditCpu.host,
+            realNoAuditLineWorkerCpuUsPerRequest: noAuditCpu.worker,
           }
         : {}),
     };
