@@ -12,6 +12,9 @@
  *   coldPathRatio        coldFirstTokenMs ÷ coldChainMs (target ≤ 1.3)
  *   coldNoLatencyMs      the same first request with no latency injected: what is CPU (loading
  *                        the SDKs, TLS set-up, MSAL's first use), measured beside
+ *   coldFirstUpstreamMs  in the runs with latency: from sending that request to the arrival of the
+ *                        broker's first upstream request at the emulator — the CPU that must come
+ *                        before the chain can start (loading the SDK and Node.js's undici)
  *
  * These come from the local development host, where the request goes out the moment the host
  * listens, right after it loaded the app: nothing of the broker's start-up work can hide behind a
@@ -57,18 +60,28 @@ export function unavoidableRoundTrips(kind: string): number {
   return kind === 'federated' ? 2 : 3;
 }
 
-async function localHostFirstTokenMs(options: ColdPathOptions, latencyMs: number): Promise<number> {
+/** The first request's wall time, and when the first upstream request arrived, both from its sending. */
+async function localHostFirstToken(
+  options: ColdPathOptions,
+  latencyMs: number,
+): Promise<{ ms: number; firstUpstreamMs: number }> {
   const { emulator } = options;
   emulator.reset();
   if (latencyMs > 0) emulator.setLatency({ target: 'all', ms: latencyMs });
+  let firstUpstreamAt = NaN;
+  const stopWatching = emulator.onUpstreamRequest(({ atMs }) => {
+    if (Number.isNaN(firstUpstreamAt)) firstUpstreamAt = atMs;
+  });
   const broker = await startBroker(options.brokerEnv);
   try {
     const agent = new http.Agent({ keepAlive: false });
+    const sentAt = performance.now();
     const { status, ms } = await postToken(broker.url, options.callerToken, tokenForm(options.scope), agent);
     agent.destroy();
     if (status !== 200) throw new Error(`the first request on a cold broker answered ${status}`);
-    return ms;
+    return { ms, firstUpstreamMs: firstUpstreamAt - sentAt };
   } finally {
+    stopWatching();
     emulator.clearLatency();
     await broker.stop();
   }
@@ -131,13 +144,16 @@ export async function measureColdPath(options: ColdPathOptions): Promise<Record<
   const roundTrips = unavoidableRoundTrips(options.emulator.broker.credentialKind);
   const chainMs = roundTrips * options.latencyMs;
   const withLatency: number[] = [];
+  const firstUpstream: number[] = [];
   const without: number[] = [];
   const real: number[] = [];
   const baseline: number[] = [];
   // Interleaved, so that a noisy neighbour slows all alike.
   for (let i = 0; i < options.runs; i += 1) {
-    withLatency.push(await localHostFirstTokenMs(options, options.latencyMs));
-    without.push(await localHostFirstTokenMs(options, 0));
+    const first = await localHostFirstToken(options, options.latencyMs);
+    withLatency.push(first.ms);
+    firstUpstream.push(first.firstUpstreamMs);
+    without.push((await localHostFirstToken(options, 0)).ms);
     if (options.func) {
       real.push(await realHostFirstTokenMs(options, options.func));
       if (options.fixtureApp) baseline.push(await realHostFirstTokenMs(options, options.func, options.fixtureApp));
@@ -150,6 +166,7 @@ export async function measureColdPath(options: ColdPathOptions): Promise<Record<
     coldChainMs: chainMs,
     coldPathRatio: round(firstMs / chainMs),
     coldNoLatencyMs: round(median(without), 1),
+    coldFirstUpstreamMs: round(median(firstUpstream), 1),
     ...(real.length > 0
       ? { realHostColdFirstTokenMs: round(median(real), 1), realHostColdPathRatio: round(median(real) / chainMs) }
       : {}),

@@ -3,7 +3,7 @@
  * and the entry point can both name them without importing each other.
  */
 import type { CredentialKind, RotateOptions } from './brokerCredentials';
-import type { FaultSpec } from './faults';
+import type { FaultSpec, FaultTarget } from './faults';
 import type { KeyVaultPaging } from './keyVault';
 import type { LatencySpec } from './latency';
 import type { EmulatorCaller } from './tenant';
@@ -79,6 +79,12 @@ export interface RunningEmulator {
   /** Delays every request to a service (or `all`) by `ms` until cleared; 0 removes it. */
   setLatency(latency: LatencySpec): void;
   clearLatency(): void;
+  /**
+   * Calls `listener` as each request to an emulated upstream arrives, before any injected latency
+   * (in-process users only: the benchmark times when a cold broker's first upstream request left).
+   * @returns a function that stops the calls
+   */
+  onUpstreamRequest(listener: (arrival: UpstreamArrival) => void): () => void;
   /** Counts, faults and latency back to none. */
   reset(): void;
   rotate(options: RotateOptions): Promise<{ version: string }>;
@@ -106,4 +112,12 @@ export interface RunningEmulator {
   /** Extension: the public facts as one JSON-able object (callers include their secrets). */
   info(): EmulatorInfo;
   close(): Promise<void>;
+}
+
+/** A request to an emulated upstream, as it arrived. */
+export interface UpstreamArrival {
+  readonly target: FaultTarget;
+  readonly path: string;
+  /** `performance.now()` at arrival. */
+  readonly atMs: number;
 }

@@ -12,13 +12,13 @@ import { EntraAuthority, INTERNAL_HEADER } from './entra';
 import { FaultInjector } from './faults';
 import { sendJson } from './http';
 import { KeyVault } from './keyVault';
-import { UpstreamLatency } from './latency';
+import { latencyTargetOf, UpstreamLatency } from './latency';
 import { MANAGED_IDENTITY_PATH, ManagedIdentityEndpoint } from './managedIdentity';
 import { SigningKeys } from './signingKeys';
 import { createTenant } from './tenant';
 import { createThirdPartyApi } from './thirdPartyApi';
 import { createTlsMaterial } from './tls';
-import type { EmulatorInfo, EmulatorStats, RunningEmulator } from './emulatorTypes';
+import type { EmulatorInfo, EmulatorStats, RunningEmulator, UpstreamArrival } from './emulatorTypes';
 import type { EmulatorCaller } from './tenant';
 
 export type { FaultSpec, FaultTarget } from './faults';
@@ -33,6 +33,7 @@ export type {
   EmulatorStats,
   FederatedCredentialChange,
   RunningEmulator,
+  UpstreamArrival,
 } from './emulatorTypes';
 
 export interface EmulatorOptions {
@@ -102,6 +103,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const keys = await SigningKeys.create(now);
   const faults = new FaultInjector();
   const latency = new UpstreamLatency();
+  const upstreamListeners = new Set<(arrival: UpstreamArrival) => void>();
   let stats: EmulatorStats = { tokenRequests: {}, keyVaultReads: {}, managedIdentityRequests: 0 };
 
   let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) =>
@@ -267,6 +269,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     listLatency() {
       return latency.list();
     },
+    onUpstreamRequest(listener) {
+      upstreamListeners.add(listener);
+      return () => upstreamListeners.delete(listener);
+    },
     reset() {
       stats = { tokenRequests: {}, keyVaultReads: {}, managedIdentityRequests: 0 };
       faults.clear();
@@ -381,6 +387,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const path = requestUrl.pathname;
     if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`))
       return handleControl(req, res, path, emulator);
+    const target = latencyTargetOf(path);
+    if (target !== undefined)
+      for (const listener of upstreamListeners) listener({ target, path, atMs: performance.now() });
     await latency.delay(path);
     if (path === MANAGED_IDENTITY_PATH) return msi.handle(req, res, requestUrl);
     if (await keyVault.handle(req, res, requestUrl)) return;

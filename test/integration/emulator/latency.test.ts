@@ -80,6 +80,29 @@ describe('emulator latency through the control API', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('tells an in-process listener of each upstream request as it arrives, before its latency, until stopped', async () => {
+    emulator.setLatency({ target: 'jwks', ms: 200 });
+    const arrivals: { target: string; path: string; atMs: number }[] = [];
+    const stop = emulator.onUpstreamRequest((arrival) => arrivals.push(arrival));
+    const sentAt = performance.now();
+    let settled = false;
+    const answered = httpsJson(emulator.jwksUri, { ca: emulator.caPem }).finally(() => (settled = true));
+    // The arrival is reported while the request is still held by its 200 ms.
+    while (arrivals.length === 0 && !settled) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(settled).toBe(false);
+    expect(arrivals).toEqual([
+      { target: 'jwks', path: new URL(emulator.jwksUri).pathname, atMs: expect.any(Number) as number },
+    ]);
+    expect(arrivals[0]!.atMs).toBeGreaterThanOrEqual(sentAt);
+    expect((await answered).status).toBe(200);
+    // The control API is not an upstream; after stop, nothing more is reported.
+    await httpsJson(`${emulator.controlUrl}/latency`, { ca: emulator.caPem });
+    stop();
+    emulator.clearLatency();
+    await httpsJson(emulator.jwksUri, { ca: emulator.caPem });
+    expect(arrivals).toHaveLength(1);
+  });
+
   it('a delayed service still answers as before', async () => {
     emulator.setLatency({ target: 'all', ms: 5 });
     const keys = await httpsJson(emulator.jwksUri, { ca: emulator.caPem });
