@@ -244,10 +244,19 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
     const rss = descendantRssMb(broker.host.func.pid);
     const brokerCpu = cpuPerRequest(broker);
     const fixtureCpu = cpuPerRequest(fixture);
-    const audit = auditLine ? summarizeLoad(auditLine.runs) : undefined;
-    const auditCpu = auditLine ? cpuPerRequest(auditLine) : undefined;
-    const noAudit = noAuditLine ? summarizeLoad(noAuditLine.runs) : undefined;
-    const noAuditCpu = noAuditLine ? cpuPerRequest(noAuditLine) : undefined;
+    /** `real<name>P50Ms`, its ratio to the fixture and its CPU per request, for an app measured beside. */
+    const besideFixture = (name: string, measured: MeasuredHost | undefined): Record<string, number> => {
+      if (measured === undefined) return {};
+      const load = summarizeLoad(measured.runs);
+      const cpu = cpuPerRequest(measured);
+      return {
+        [`real${name}P50Ms`]: round(load.p50Ms),
+        [`real${name}P50Ratio`]: round(load.p50Ms / f.p50Ms),
+        [`real${name}HostCpuUsPerRequest`]: cpu.host,
+        [`real${name}WorkerCpuUsPerRequest`]: cpu.worker,
+      };
+    };
+    const failures = hosts.reduce((sum, measured) => sum + summarizeLoad(measured.runs).failures, 0);
     return {
       realHostP50Ms: round(b.p50Ms),
       realHostP99Ms: round(b.p99Ms),
@@ -257,29 +266,15 @@ export async function measureRealHost(options: RealHostOptions, apps: Apps): Pro
       realBaselineRps: round(f.rps, 0),
       realHostP50Ratio: round(b.p50Ms / f.p50Ms),
       realHostP99Ratio: round(b.p99Ms / f.p99Ms),
-      realHostFailures: b.failures + f.failures + (audit?.failures ?? 0) + (noAudit?.failures ?? 0),
+      realHostFailures: failures,
       realHostRssMb: rss.dotnet ?? NaN,
       realWorkerRssMb: rss.node ?? NaN,
       realHostCpuUsPerRequest: brokerCpu.host,
       realWorkerCpuUsPerRequest: brokerCpu.worker,
       realBaselineHostCpuUsPerRequest: fixtureCpu.host,
       realBaselineWorkerCpuUsPerRequest: fixtureCpu.worker,
-      ...(audit && auditCpu
-        ? {
-            realAuditLineP50Ms: round(audit.p50Ms),
-            realAuditLineP50Ratio: round(audit.p50Ms / f.p50Ms),
-            realAuditLineHostCpuUsPerRequest: auditCpu.host,
-            realAuditLineWorkerCpuUsPerRequest: auditCpu.worker,
-          }
-        : {}),
-      ...(noAudit && noAuditCpu
-        ? {
-            realNoAuditLineP50Ms: round(noAudit.p50Ms),
-            realNoAuditLineP50Ratio: round(noAudit.p50Ms / f.p50Ms),
-            realNoAuditLineHostCpuUsPerRequest: noAuditCpu.host,
-            realNoAuditLineWorkerCpuUsPerRequest: noAuditCpu.worker,
-          }
-        : {}),
+      ...besideFixture('AuditLine', auditLine),
+      ...besideFixture('NoAuditLine', noAuditLine),
     };
   } finally {
     for (const host of started.reverse()) await host.stop();
