@@ -51,17 +51,15 @@ export function createStartupPrefetch(options: StartupPrefetchOptions): () => Pr
       options.config.credentialKind === 'federated'
         ? `${options.config.tokenExchangeAudience}/.default`
         : keyVaultScope(options.config.keyVaultUrl);
-    const identity = (async () => options.managedIdentity.getToken(identityScope))();
-    const tokens = options.config.tokenScopes.map((scope) => options.tokens.getToken(scope));
-    await nextTurn();
-    const keys = options.warmUpCallerKeys();
-    const metadata = options.tokenClient.warmUp();
-    const [keysResult, identityResult, metadataResult, ...tokenResults] = await Promise.allSettled([
-      keys,
-      identity,
-      metadata,
-      ...tokens,
+    // Settled as they start: one that fails during the turn below must not be an unhandled
+    // rejection, which would stop the process.
+    const chain = Promise.allSettled([
+      (async () => options.managedIdentity.getToken(identityScope))(),
+      ...options.config.tokenScopes.map((scope) => options.tokens.getToken(scope)),
     ]);
+    await nextTurn();
+    const besides = Promise.allSettled([options.warmUpCallerKeys(), options.tokenClient.warmUp()]);
+    const [[identityResult, ...tokenResults], [keysResult, metadataResult]] = await Promise.all([chain, besides]);
     log.info('StartupPrefetch', {
       callerKeys: keysResult.status === 'fulfilled' && keysResult.value,
       managedIdentity: identityResult.status === 'fulfilled',

@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
 import { createStartupPrefetch } from '../../../src/operations/startupPrefetch';
 import type { ServedToken } from '../../../src/tokens/tokenProvider';
 import { LogCapture, makeConfig, SCOPE_A, SCOPE_B } from '../../support/frontDoorFixture';
@@ -89,6 +94,43 @@ describe('startup prefetch', () => {
     const h = harness({ CLIENT_CREDENTIAL_KIND: 'federated' });
     void h.prefetch();
     expect(h.order).toContain('identity api://AzureADTokenExchange/.default');
+  });
+
+  it('a request that fails before the later turn is never an unhandled rejection (which stops Node.js)', () => {
+    // In a plain Node.js process: jest's sandbox does not see unhandled rejections, Node.js does, and
+    // by default it ends the process on one.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'prefetch-'));
+    try {
+      const bundle = path.join(dir, 'startupPrefetch.js');
+      buildSync({
+        entryPoints: [path.join(__dirname, '../../../src/operations/startupPrefetch.ts')],
+        bundle: true,
+        platform: 'node',
+        outfile: bundle,
+        logLevel: 'silent',
+      });
+      const script = `
+        const { createStartupPrefetch } = require(${JSON.stringify(bundle)});
+        const lines = [];
+        const logger = { child: () => logger, info: (event, fields) => lines.push({ event, ...fields }) };
+        createStartupPrefetch({
+          config: { credentialKind: 'secret', keyVaultUrl: 'https://kv.vault.azure.net', tokenScopes: ['a', 'b'] },
+          managedIdentity: { getToken: () => Promise.reject(new Error('no managed identity here')) },
+          warmUpCallerKeys: () => Promise.resolve(true),
+          tokenClient: { warmUp: () => Promise.resolve(true) },
+          tokens: { getToken: () => Promise.reject(new Error('Entra down')) },
+          logger,
+        })().then(() => console.log(JSON.stringify(lines)));
+      `;
+      const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual([
+        expect.objectContaining({ event: 'StartupPrefetch', managedIdentity: false, tokens: 0, tokensFailed: 2 }),
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never throws: a failed scope is counted and logged, the others still arrive', async () => {
