@@ -70,6 +70,13 @@ export const LEVERS: readonly HostVariant[] = [
     hostJson: { 'AzureFunctionsJobHost__logging__logLevel__Function.token.User': 'Warning' },
   },
   { name: 'httpStream', description: 'app.setup({ enableHttpStream: true }) in both apps', httpStream: true },
+  {
+    name: 'hostConsoleOff',
+    description:
+      'the host’s console logger off, as Azure runs the host (off unless configured; `func start` turns it on for ' +
+      'development): the host no longer prints each audit line, and the bench no longer reads it',
+    hostJson: { AzureFunctionsJobHost__logging__console__isEnabled: 'false' },
+  },
 ];
 
 export interface RealHostOptions {
