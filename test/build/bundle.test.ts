@@ -73,6 +73,13 @@ function packagesIn(file: string): string[] {
   return [...names].sort();
 }
 
+/** Runs `script` in a fresh Node.js with `file` as its argument: what it prints as JSON, after checking it wrote no error. */
+function runWithBundle(script: string, file: string): unknown {
+  const result = spawnSync(process.execPath, ['-e', script, file], { env: {}, encoding: 'utf8' });
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout.trim());
+}
+
 function externalRequires(file: string): string[] {
   const code = readFileSync(file, 'utf8');
   const names = new Set<string>();
@@ -183,9 +190,7 @@ describe('deployable build (npm run build)', () => {
     const script =
       'const jose = require(process.argv[1]);' +
       'console.log(JSON.stringify([jose.jwtVerify, jose.createRemoteJWKSet, jose.createLocalJWKSet, jose.errors.JOSEError].map((f) => typeof f).concat(typeof jose.customFetch)));';
-    const result = spawnSync(process.execPath, ['-e', script, joseBundle], { env: {}, encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout.trim())).toEqual(['function', 'function', 'function', 'function', 'symbol']);
+    expect(runWithBundle(script, joseBundle)).toEqual(['function', 'function', 'function', 'function', 'symbol']);
   });
 
   it('the SDK bundle loads on its own and gives the token path the classes it constructs', () => {
@@ -195,9 +200,7 @@ describe('deployable build (npm run build)', () => {
       'const mi = new sdk.ManagedIdentityCredential();' +
       "new sdk.SecretClient('https://127.0.0.1:9', mi, { disableChallengeResourceVerification: true });" +
       'console.log(JSON.stringify({ acquire: typeof app.acquireTokenByClientCredential, getToken: typeof mi.getToken }));';
-    const result = spawnSync(process.execPath, ['-e', script, sdkBundle], { env: {}, encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout.trim())).toEqual({ acquire: 'function', getToken: 'function' });
+    expect(runWithBundle(script, sdkBundle)).toEqual({ acquire: 'function', getToken: 'function' });
   });
 
   it('the certificate bundle loads on its own and gives the certificate credential what it uses', () => {
@@ -205,9 +208,7 @@ describe('deployable build (npm run build)', () => {
       'const sdk = require(process.argv[1]);' +
       "const client = new sdk.CertificateClient('https://127.0.0.1:9', { getToken: async () => null }, { disableChallengeResourceVerification: true });" +
       'console.log(JSON.stringify({ getCertificate: typeof client.getCertificate, forge: typeof sdk.forge.pkcs12.pkcs12FromAsn1 }));';
-    const result = spawnSync(process.execPath, ['-e', script, certificateBundle], { env: {}, encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout.trim())).toEqual({ getCertificate: 'function', forge: 'function' });
+    expect(runWithBundle(script, certificateBundle)).toEqual({ getCertificate: 'function', forge: 'function' });
   });
 
   it('registers the same functions (names, routes, methods, auth level, timer schedule) as the sources', async () => {

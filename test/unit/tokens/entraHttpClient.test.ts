@@ -6,6 +6,13 @@ describe('EntraHttpClient metadata reads', () => {
   const URL_B = 'https://login.example.test/other/v2.0/.well-known/openid-configuration';
   const document = { issuer: 'https://login.example.test/tenant/v2.0', token_endpoint: 'https://x/token' };
 
+  /** An answer the test releases when it chooses. */
+  function heldAnswer(): { held: Promise<Response>; answer: (response: Response) => void } {
+    let answer: (response: Response) => void = () => undefined;
+    const held = new Promise<Response>((resolve) => (answer = resolve));
+    return { held, answer };
+  }
+
   function harness(...answers: (() => Promise<Response>)[]) {
     let nowMs = 1_000_000;
     const fetched: string[] = [];
@@ -51,8 +58,7 @@ describe('EntraHttpClient metadata reads', () => {
   });
 
   it('concurrent callers share one read in flight, and each gets its own copy', async () => {
-    let answer: (response: Response) => void = () => undefined;
-    const held = new Promise<Response>((resolve) => (answer = resolve));
+    const { held, answer } = heldAnswer();
     const h = harness(() => held);
     const a = h.http.sendGetRequestAsync<Record<string, unknown>>(URL_A);
     const b = h.http.sendGetRequestAsync<Record<string, unknown>>(URL_A);
@@ -110,8 +116,7 @@ describe('EntraHttpClient metadata reads', () => {
   });
 
   it('callers sharing a failed read all get the failure, and the next call reads again', async () => {
-    let answer: (response: Response) => void = () => undefined;
-    const held = new Promise<Response>((resolve) => (answer = resolve));
+    const { held, answer } = heldAnswer();
     const h = harness(() => held);
     const a = h.http.sendGetRequestAsync(URL_A);
     const b = h.http.sendGetRequestAsync(URL_A);
